@@ -1,0 +1,37 @@
+# OSCAR — every target installs what it needs first (scripts/setup.sh is idempotent).
+PY := .venv/bin/python
+PYTEST := $(PY) -m pytest
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup demo test lint test-unit test-storage test-net test-vm bench clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	bash scripts/demo.sh
+
+lint: setup
+	$(PY) -m ruff check oscar tests bench
+	$(PY) -m mypy
+
+test: setup lint
+	$(PYTEST) -m "unit or storage or net or vm" tests
+
+test-unit: setup
+	$(PYTEST) -m unit tests
+
+test-storage: setup
+	$(PYTEST) -m storage tests
+
+test-net: setup
+	$(PYTEST) -m net tests
+
+test-vm: setup
+	$(PYTEST) -m vm tests
+
+bench: setup
+	$(PY) bench/save_restore
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from oscar.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""The command line: verbs mirror the menu items. Errors become one line, a hint and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from oscar import __version__, lab, probe
+from oscar.devices import Disk, human_size
+from oscar.errors import Aborted, OscarError, UsageError
+from oscar.i18n import _
+from oscar.plan import Plan
+from oscar.progress import TerminalProgress
+from oscar.store import Store
+
+log = logging.getLogger("oscar.cli")
+LOG_DIRS = ("/var/log/oscar", os.path.expanduser("~/.cache/oscar"))
+
+
+def setup_logging(verbose: bool) -> None:
+    root = logging.getLogger("oscar")
+    root.setLevel(logging.DEBUG)
+    for folder in LOG_DIRS:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            handler: logging.Handler = logging.FileHandler(os.path.join(folder, "oscar.log"))
+            break
+        except OSError:
+            continue
+    else:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root.addHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root.addHandler(console)
+
+
+def parse_parts(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        numbers = [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError as exc:
+        raise UsageError(_("'{text}' is not a list of partition numbers.").format(text=text),
+                         _("Write them like --parts 1,2.")) from exc
+    if not numbers or any(n <= 0 for n in numbers):
+        raise UsageError(_("'{text}' is not a list of partition numbers.").format(text=text),
+                         _("Write them like --parts 1,2."))
+    return numbers
+
+
+def confirm(plan: Plan, assume_yes: bool, question: str) -> None:
+    print(plan.render())
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise Aborted(_("Confirmation needed, and there is no terminal to ask."),
+                      _("Add --yes to confirm on the command line."))
+    answer = input(question + " ").strip().lower()
+    if answer not in ("oui", "yes", "o", "y"):
+        raise Aborted(_("Cancelled; nothing was written."))
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    stores = [args.store] if args.store else []
+    disks = probe.probe_all(store_paths=stores)
+    if args.json:
+        print(json.dumps([d.to_dict() for d in disks], indent=2, ensure_ascii=False))
+        return 0
+    for disk in disks:
+        print(render_disk(disk))
+    return 0
+
+
+def render_disk(disk: Disk) -> str:
+    marks = []
+    if disk.holds_store:
+        marks.append(_("holds the backups"))
+    if disk.is_boot_medium:
+        marks.append(_("boot medium"))
+    head = (f"{disk.path}  {human_size(disk.size)}  {disk.table_label}  {disk.identity}"
+            f"  {disk.model or ''}".rstrip())
+    if marks:
+        head += "  [" + ", ".join(marks) + "]"
+    lines = [head]
+    for p in disk.partitions:
+        flags = " " + _("(mounted)") if p.in_use else ""
+        lines.append(f"  {p.number:>2} {p.path:<16} {p.fstype or '-':<7} {p.label or '-':<12} "
+                     f"{human_size(p.size):>9}  {_('used')} {human_size(p.used):>9}{flags}")
+    return "\n".join(lines)
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    from oscar.engine import compress
+    from oscar.save import SaveOptions, Saver
+
+    store = Store(args.store)
+    store.check_exists()
+    compress.check(args.compress)
+    disk = probe.resolve_disk(args.disk, store_paths=[args.store])
+    opts = SaveOptions(args.name, parse_parts(args.parts), args.method, args.compress, args.level)
+    saver = Saver(disk, store, opts, TerminalProgress())
+    if args.dry_run:
+        print(saver.plan.render())
+        return 0
+    if (store.root / args.name).exists():
+        saver.plan.warnings.append(_("the backup '{name}' exists and will be replaced once the "
+                                     "new one is complete").format(name=args.name))
+        confirm(saver.plan, args.yes, _("Replace it? Type 'oui' (yes) to continue:"))
+    else:
+        print(saver.plan.render())
+    folder = saver.run()
+    print(_("Backup complete and verified: {folder}").format(folder=folder))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    entries = store.entries(include_incomplete=args.all)
+    if args.json:
+        print(json.dumps([{"name": e.name, "state": e.state, "usable": e.usable,
+                           "created": e.manifest.created if e.manifest else None,
+                           "source": e.manifest.source.get("identity") if e.manifest else None,
+                           "partitions": [p.number for p in e.manifest.imaged] if e.manifest else [],
+                           "size": e.manifest.stored_bytes if e.manifest else None}
+                          for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(_("No backup in {root}.").format(root=store.root))
+        return 0
+    entries.sort(key=lambda e: e.manifest.created if e.manifest else "", reverse=True)
+    for e in entries:
+        if e.manifest:
+            m = e.manifest
+            parts = ",".join(f"{p.number}:{p.fstype}/{p.method}" for p in m.imaged
+                             if p.role == "data")
+            print(f"{e.name:<24} {m.created[:16]:<16} {m.source.get('identity', '?')}  "
+                  f"[{parts}]  {human_size(m.stored_bytes)}  {_(e.state)}")
+        else:
+            print(f"{e.name:<24} {'':<16} {_(e.state)} {e.problem}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from oscar.verify import verify
+
+    folder = Path(args.backup)
+    if not folder.is_dir():
+        raise UsageError(_("No backup at {path}.").format(path=folder),
+                         _("Give the backup's folder: STORE/NAME ('oscar list STORE')."))
+    man = verify(folder, TerminalProgress(), deep=not args.quick)
+    print(_("Backup {name} verified: every checksum matches and every image decodes.").format(
+        name=man.name))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from oscar.restore import RestoreOptions, Restorer
+
+    store = Store(args.store)
+    store.check_exists()
+    store.get(args.name)
+    disk = probe.resolve_disk(args.disk, store_paths=[args.store])
+    opts = RestoreOptions(args.name, parse_parts(args.parts), args.with_table)
+    restorer = Restorer(disk, store, opts, TerminalProgress())
+    if args.dry_run:
+        print(restorer.plan.render())
+        return 0
+    confirm(restorer.plan, args.yes,
+            _("Everything on these partitions will be replaced. Type 'oui' (yes) to continue:"))
+    restorer.run()
+    print(_("Restore of '{name}' onto {disk} complete.").format(name=args.name, disk=disk.path))
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if args.lab_cmd == "create":
+        lab.create(root, clients=args.clients, gpt=args.gpt, size=lab.parse_size(args.size),
+                   client_size=lab.parse_size(args.client_size) if args.client_size else None,
+                   data_mb=args.data_mb)
+        print(_("Lab created in {root}; attach it with 'oscar lab attach {root}'.").format(
+            root=root))
+    elif args.lab_cmd == "attach":
+        state = lab.attach(root)
+        print(f"model: {state.model}")
+        for image in state.images[1:]:
+            print(f"{image.removesuffix('.img')}: {state.devices.get(image)}")
+    elif args.lab_cmd == "detach":
+        lab.detach(root)
+    elif args.lab_cmd == "destroy":
+        lab.destroy(root)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oscar", description=_(
+        "OSCAR: save, restore and deploy the PCs of a school."))
+    parser.add_argument("--version", action="version", version=f"oscar {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_("show the log"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("probe", help=_("list the disks and their partitions"))
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--store", help=_("backup folder, to mark the disk that holds it"))
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("save", help=_("save a disk (sauvegarde)"))
+    p.add_argument("--disk", required=True, help=_("path or identity from 'oscar probe'"))
+    p.add_argument("--store", required=True, help=_("backup folder"))
+    p.add_argument("--name", required=True, help=_("backup name"))
+    p.add_argument("--parts", help=_("partition numbers, e.g. 1,2"))
+    p.add_argument("--method", default="auto",
+                   choices=("auto", "fsarchiver", "ntfsclone", "partclone", "raw"))
+    p.add_argument("--compress", default="zstd", choices=("zstd", "gzip", "none"))
+    p.add_argument("--level", type=int, help=_("compression level"))
+    p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    p.set_defaults(func=cmd_save)
+
+    p = sub.add_parser("list", help=_("list the backups of a folder"))
+    p.add_argument("store")
+    p.add_argument("--all", action="store_true", help=_("also show incomplete backups"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("verify", help=_("check a backup's checksums and images"))
+    p.add_argument("backup", help=_("the backup's folder, STORE/NAME"))
+    p.add_argument("--quick", action="store_true", help=_("checksums and headers only"))
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("restore", help=_("restore a backup (restauration)"))
+    p.add_argument("--disk", required=True, help=_("path or identity from 'oscar probe'"))
+    p.add_argument("--store", required=True, help=_("backup folder"))
+    p.add_argument("--name", required=True, help=_("backup name"))
+    p.add_argument("--parts", help=_("partition numbers, e.g. 1,2"))
+    p.add_argument("--with-table", action="store_true",
+                   help=_("write the saved partition table first"))
+    p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("lab", help=_("the virtual classroom of loop-device disks"))
+    labsub = p.add_subparsers(dest="lab_cmd", required=True)
+    c = labsub.add_parser("create")
+    c.add_argument("dir")
+    c.add_argument("--clients", type=int, default=2)
+    c.add_argument("--gpt", action="store_true")
+    c.add_argument("--size", default="3G")
+    c.add_argument("--client-size")
+    c.add_argument("--data-mb", type=int, default=300)
+    for name in ("attach", "detach", "destroy"):
+        labsub.add_parser(name).add_argument("dir")
+    p.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    log.info("oscar %s: %s", __version__, " ".join(sys.argv[1:] if argv is None else argv))
+    try:
+        return int(args.func(args))
+    except OscarError as exc:
+        print(_("oscar: error: {message}").format(message=exc.message), file=sys.stderr)
+        if exc.hint:
+            print(_("hint: {hint}").format(hint=exc.hint), file=sys.stderr)
+        log.info("error: %s (%s)", exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(_("Interrupted."), file=sys.stderr)
+        return 130

@@ -1,0 +1,107 @@
+"""The device model: disks and partitions as plain data, sizes in bytes, no I/O.
+
+Probing (oscar.probe) fills it; tests build it directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Filesystems whose contents OSCAR knows how to image (anything else: raw image, on request).
+KNOWN_FS = ("ntfs", "ext2", "ext3", "ext4", "vfat", "xfs", "btrfs", "exfat")
+
+
+@dataclass
+class Partition:
+    path: str
+    number: int
+    start: int  # bytes from the start of the disk
+    size: int  # bytes
+    fstype: str | None = None
+    label: str | None = None
+    uuid: str | None = None
+    partuuid: str | None = None
+    parttype: str | None = None
+    used: int | None = None  # bytes in use inside the filesystem, when known
+    mountpoints: list[str] = field(default_factory=list)
+    in_use: bool = False  # mounted, active swap, or held by another device (LVM, dm)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def is_swap(self) -> bool:
+        return self.fstype == "swap"
+
+    @property
+    def known_fs(self) -> bool:
+        return self.fstype in KNOWN_FS
+
+
+@dataclass
+class Disk:
+    path: str
+    size: int
+    sector_size: int = 512
+    model: str | None = None
+    serial: str | None = None
+    wwn: str | None = None
+    ptuuid: str | None = None
+    pttype: str | None = None  # "dos" or "gpt" (blkid's names), None when blank
+    backing_file: str | None = None  # loop devices
+    removable: bool = False
+    partitions: list[Partition] = field(default_factory=list)
+    holds_store: bool = False
+    is_boot_medium: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def identity(self) -> str:
+        """A name for this disk that does not depend on probe order (sda/sdb, nvme/usb)."""
+        if self.wwn:
+            return f"wwn:{self.wwn}"
+        if self.serial:
+            model = re.sub(r"\s+", "_", (self.model or "disk").strip())
+            return f"serial:{model}_{self.serial.strip()}"
+        if self.backing_file:
+            return f"loop:{self.backing_file}"
+        if self.ptuuid:
+            return f"ptuuid:{self.ptuuid}"
+        return f"path:{self.path}"
+
+    @property
+    def table_label(self) -> str:
+        return {"dos": "MBR", "gpt": "GPT"}.get(self.pttype or "", "-")
+
+    def partition(self, number: int) -> Partition | None:
+        for part in self.partitions:
+            if part.number == number:
+                return part
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["identity"] = self.identity
+        return data
+
+
+def partition_path(disk_path: str, number: int) -> str:
+    """Kernel naming: sda→sda1, but nvme0n1→nvme0n1p1 and loop3→loop3p1 (name ends in a digit)."""
+    return f"{disk_path}p{number}" if disk_path[-1].isdigit() else f"{disk_path}{number}"
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"

@@ -1,0 +1,48 @@
+"""fsarchiver: file-level archives of any filesystem (restorable into a smaller partition)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+PERCENT = re.compile(r"^-\[\d+\]\[\s*(\d+)%\]")
+SUPPORTED = ("ext2", "ext3", "ext4", "ntfs", "vfat", "xfs", "btrfs", "exfat")
+
+
+def threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def compression_options(compress: str, level: int | None = None) -> list[str]:
+    if compress == "zstd":
+        return [f"-Z{level or 3}"]
+    if compress == "gzip":
+        return ["-z4"]  # fsarchiver's legacy level 4 is gzip -6
+    return ["-z0"]
+
+
+def save_argv(device: str, archive: str, compress: str, level: int | None = None) -> list[str]:
+    return ["fsarchiver", "savefs", "-v", f"-j{threads()}", *compression_options(compress, level),
+            archive, device]
+
+
+def restore_argv(archive: str, device: str) -> list[str]:
+    return ["fsarchiver", "restfs", "-v", f"-j{threads()}", archive, f"id=0,dest={device}"]
+
+
+def archinfo_argv(archive: str) -> list[str]:
+    return ["fsarchiver", "archinfo", archive]
+
+
+def archive_name(part: str) -> str:
+    return f"{part}.fsa"
+
+
+def parse_percent(line: str) -> float | None:
+    match = PERCENT.search(line)
+    return float(match.group(1)) if match else None
+
+
+def parse_archinfo_used(text: str) -> int | None:
+    match = re.search(r"Space used in filesystem:.*\((\d+) bytes\)", text)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,81 @@
+"""NTFS state checks: a hibernated (fast startup) or dirty volume is reported, never forced."""
+
+from __future__ import annotations
+
+import os
+
+from oscar import run
+from oscar.errors import OscarError
+from oscar.i18n import _
+
+# ntfs-3g.probe's exit codes (ntfs-3g's include/ntfs-3g/volume.h: NTFS_VOLUME_*).
+OK = 0
+NOT_NTFS = 12
+CORRUPT = 13
+HIBERNATED = 14
+UNCLEAN = 15
+
+
+class NtfsNotClean(OscarError):
+    exit_code = 9
+
+
+def state_error(code: int, device: str) -> NtfsNotClean | None:
+    if code == OK:
+        return None
+    if code == HIBERNATED:
+        return NtfsNotClean(
+            _("The Windows partition {dev} is hibernated (fast startup).").format(dev=device),
+            _("Start Windows and shut it down fully (Shift + Shut down), or disable fast "
+              "startup, then try again."))
+    if code == UNCLEAN:
+        return NtfsNotClean(
+            _("The Windows partition {dev} was not shut down cleanly.").format(dev=device),
+            _("Start Windows, run chkdsk, shut it down fully, then try again."))
+    if code == CORRUPT:
+        return NtfsNotClean(
+            _("The Windows partition {dev} is damaged.").format(dev=device),
+            _("Run chkdsk on it from Windows, then try again."))
+    return NtfsNotClean(
+        _("The NTFS partition {dev} cannot be read (code {code}).").format(dev=device, code=code),
+        _("Check the partition with chkdsk from Windows."))
+
+
+def check_clean(device: str) -> None:
+    """Raise NtfsNotClean if Windows left the volume hibernated, dirty or damaged.
+
+    Only the read-write probe looks at hiberfil.sys; it opens and closes the volume without
+    changing a byte (checked by hashing the partition around it).
+    """
+    result = run.run(["ntfs-3g.probe", "--readwrite", device], check=False)
+    error = state_error(result.returncode, device)
+    if error is not None:
+        raise error
+
+
+def copy_boot_sector_to_backup(device: str) -> bool:
+    """Write the NTFS boot sector's copy (the "alternate boot sector") where NTFS expects it.
+
+    partclone.ntfs restores the clusters of the volume only; the copy lies in the sector after
+    the volume, so on a blank target it stays zero and ntfsfix/chkdsk report it bad.
+    Returns False when the partition does not hold NTFS or the spot is outside it.
+    """
+    fd = os.open(device, os.O_RDWR)
+    try:
+        boot = os.pread(fd, 512, 0)
+        if boot[3:11] != b"NTFS    ":
+            return False
+        sector = int.from_bytes(boot[0x0B:0x0D], "little")
+        total = int.from_bytes(boot[0x28:0x30], "little")
+        if sector not in (512, 1024, 2048, 4096):
+            return False
+        full = os.pread(fd, sector, 0)
+        offset = total * sector
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if offset + sector > size:
+            return False
+        os.pwrite(fd, full, offset)
+        os.fsync(fd)
+        return True
+    finally:
+        os.close(fd)

@@ -1,0 +1,76 @@
+"""Windows registry hives, offline, with python3-hivex (Debian's binding of libhivex)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import hivex  # type: ignore[import-not-found,import-untyped]
+
+REG_SZ = 1
+REG_DWORD = 4
+
+
+def _sz(text: str) -> bytes:
+    return (text + "\0").encode("utf-16-le")
+
+
+def _dword(value: int) -> bytes:
+    return value.to_bytes(4, "little")
+
+
+def _ensure(h: Any, path: str) -> int:
+    node = h.root()
+    for part in path.split("\\"):
+        child = h.node_get_child(node, part)
+        node = child if child else h.node_add_child(node, part)
+    return int(node)
+
+
+def _set(h: Any, path: str, values: dict[str, tuple[int, bytes]]) -> None:
+    node = _ensure(h, path)
+    for key, (kind, value) in values.items():
+        h.node_set_value(node, {"key": key, "t": kind, "value": value})
+
+
+def build_system_hive(seed: Path, target: Path, *, computer_name: str, workgroup: str) -> None:
+    """A SYSTEM hive with the keys Windows keeps the computer name and TCP/IP names in."""
+    shutil.copyfile(seed, target)
+    h = hivex.Hivex(str(target), write=True)
+    _set(h, "Select", {"Current": (REG_DWORD, _dword(1)), "Default": (REG_DWORD, _dword(1))})
+    _set(h, "ControlSet001\\Control\\ComputerName\\ComputerName",
+         {"ComputerName": (REG_SZ, _sz(computer_name))})
+    _set(h, "ControlSet001\\Control\\ComputerName\\ActiveComputerName",
+         {"ComputerName": (REG_SZ, _sz(computer_name))})
+    _set(h, "ControlSet001\\Services\\Tcpip\\Parameters",
+         {"Hostname": (REG_SZ, _sz(computer_name.lower())),
+          "NV Hostname": (REG_SZ, _sz(computer_name.lower())),
+          "Domain": (REG_SZ, _sz(""))})
+    _set(h, "ControlSet001\\Services\\LanmanWorkstation\\Parameters",
+         {"Workgroup": (REG_SZ, _sz(workgroup))})
+    h.commit(str(target))
+
+
+def build_software_hive(seed: Path, target: Path) -> None:
+    shutil.copyfile(seed, target)
+    h = hivex.Hivex(str(target), write=True)
+    _set(h, "Microsoft\\Windows NT\\CurrentVersion",
+         {"ProductName": (REG_SZ, _sz("Windows 10 Education")),
+          "ProductId": (REG_SZ, _sz("00328-10000-00001-AA123")),
+          "RegisteredOwner": (REG_SZ, _sz("Ecole")),
+          "RegisteredOrganization": (REG_SZ, _sz("Education nationale"))})
+    h.commit(str(target))
+
+
+def read_string(hive: Path, path: str, key: str) -> str | None:
+    h = hivex.Hivex(str(hive))
+    node = h.root()
+    for part in path.split("\\"):
+        node = h.node_get_child(node, part)
+        if not node:
+            return None
+    value = h.node_get_value(node, key)
+    if not value:
+        return None
+    return str(h.value_string(value))

@@ -1,0 +1,329 @@
+"""Restauration: write a verified backup back onto a disk chosen by identity."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from oscar import checksums, probe, run
+from oscar import plan as planning
+from oscar.devices import Disk, Partition, human_size
+from oscar.engine import compress as compression
+from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
+from oscar.errors import TargetRefused, UsageError
+from oscar.i18n import _
+from oscar.manifest import Manifest, PartEntry
+from oscar.progress import Progress
+from oscar.save import store_partition_names
+from oscar.store import Store
+from oscar.verify import check_checksums, check_headers
+
+log = logging.getLogger("oscar.restore")
+FSARCHIVER_MARGIN = 1.1  # a file-level restore needs the data plus filesystem overhead
+
+
+@dataclass
+class RestoreOptions:
+    name: str
+    parts: list[int] | None = None
+    with_table: bool = False
+
+
+def selected_entries(man: Manifest, parts: list[int] | None) -> list[PartEntry]:
+    data = [p for p in man.partitions if p.role == "data"]
+    if parts is None:
+        return data
+    by_number = {p.number: p for p in man.partitions}
+    chosen = []
+    for number in parts:
+        entry = by_number.get(number)
+        if entry is None or entry.role != "data":
+            raise UsageError(_("The backup has no saved partition {n}.").format(n=number),
+                             _("Saved partitions: {list}.").format(
+                                 list=", ".join(str(p.number) for p in data)))
+        chosen.append(entry)
+    return chosen
+
+
+def needed_size(entry: PartEntry) -> int:
+    if entry.method == "fsarchiver":
+        return int((entry.used or entry.size) * FSARCHIVER_MARGIN)
+    return entry.size
+
+
+def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_table: bool,
+                 store_parts: set[str], table: ptable.SfTable | None) -> None:
+    """Every reason to refuse the target, before anything is written (pure)."""
+    if target.is_boot_medium:
+        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=target.path),
+                            _("Choose the PC's disk, not the OSCAR key or the live system."))
+    kept = [p for p in target.partitions if p.name in store_parts]
+    if with_table:
+        assert table is not None
+        need = ptable.table_end(table)
+        if need > target.size:
+            raise TargetRefused(
+                _("{disk} is too small: {have} for a table that needs {need}.").format(
+                    disk=target.path, have=human_size(target.size), need=human_size(need)),
+                _("Choose a bigger disk, or restore partitions without --with-table."))
+        ptable.check_keeps(table, [(p.number, p.start, p.size) for p in kept])
+        for part in target.partitions:
+            if part.in_use and part.name not in store_parts:
+                raise TargetRefused(
+                    _("Partition {dev} is mounted or in use.").format(dev=part.path),
+                    _("Unmount it before rewriting the partition table."))
+        for entry in entries:
+            if any(k.number == entry.number for k in kept):
+                raise TargetRefused(
+                    _("Partition {n} of {disk} holds the backups and cannot be "
+                      "overwritten.").format(n=entry.number, disk=target.path),
+                    _("Restore the other partitions only (--parts)."))
+        return
+    if not target.partitions:
+        raise TargetRefused(_("{disk} has no partitions to restore into.").format(
+            disk=target.path), _("Add --with-table to write the saved partition table first."))
+    for entry in entries:
+        part = target.partition(entry.number)
+        if part is None:
+            raise TargetRefused(_("{disk} has no partition {n}.").format(
+                disk=target.path, n=entry.number),
+                _("Add --with-table to write the saved partition table first."))
+        check_partition(part, entry, store_parts)
+
+
+def check_partition(part: Partition, entry: PartEntry, store_parts: set[str]) -> None:
+    if part.name in store_parts:
+        raise TargetRefused(_("Partition {dev} holds the backups and cannot be "
+                              "overwritten.").format(dev=part.path),
+                            _("Restore the other partitions only (--parts)."))
+    if part.in_use:
+        raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=part.path),
+                            _("Unmount it first."))
+    need = needed_size(entry)
+    if part.size < need:
+        raise TargetRefused(
+            _("Partition {dev} is too small: {have}, needs {need}.").format(
+                dev=part.path, have=human_size(part.size), need=human_size(need)),
+            _("Restore with --with-table, or onto a bigger partition."))
+
+
+class Restorer:
+    def __init__(self, target: Disk, store: Store, opts: RestoreOptions, progress: Progress) -> None:
+        self.store = store
+        self.opts = opts
+        self.progress = progress
+        entry = store.get(opts.name)
+        if entry.state != "complete" or entry.manifest is None:
+            raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
+                name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
+        self.folder: Path = entry.folder
+        self.man: Manifest = entry.manifest
+        self.target = target
+        self.confirmed_holds_store = target.holds_store
+        self.store_parts = store_partition_names(store)
+        self.entries = selected_entries(self.man, opts.parts)
+        self.table: ptable.SfTable | None = None
+        self.disk_name = self.man.source["name"]
+        if opts.with_table:
+            sf = self.folder / f"{self.disk_name}-pt.sf"
+            self.table = ptable.parse_sf(sf.read_text())
+        check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table)
+        self.sums: dict[str, str] = {}
+        self.plan = self._plan()
+
+    def _plan(self) -> planning.Plan:
+        t = self.target
+        plan = planning.Plan(_("Restore '{name}' onto {disk}").format(
+            name=self.man.name, disk=t.path), t.identity, t.path, t.size)
+        plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
+                                        size=self.man.stored_bytes))
+        if self.opts.with_table:
+            plan.steps.append(planning.Step(
+                "write-table", _("Write the saved partition table ({label})").format(
+                    label=(self.table.label if self.table else "").upper()), writes=t.path))
+        for entry in self.entries:
+            plan.steps.append(planning.Step(
+                "restore-part", _("Restore partition {n} ({fs}, {label}) from {method}").format(
+                    n=entry.number, fs=entry.fstype, label=entry.label or "-",
+                    method=entry.method), writes=self._part_path(entry.number),
+                size=entry.used or entry.size, params={"number": entry.number}))
+        if self.opts.with_table:
+            for entry in self.man.partitions:
+                if entry.role == "swap":
+                    plan.steps.append(planning.Step(
+                        "make-swap", _("Recreate swap on partition {n}").format(n=entry.number),
+                        writes=self._part_path(entry.number), params={"number": entry.number}))
+                elif entry.role == "store" and not self.target.holds_store:
+                    plan.steps.append(planning.Step(
+                        "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
+                                           "blank").format(n=entry.number),
+                        writes=self._part_path(entry.number), params={"number": entry.number}))
+        for entry in self.man.partitions:
+            if entry.role == "store" and self.target.holds_store:
+                plan.warnings.append(_("partition {n} holds the backups and is kept as it "
+                                       "is").format(n=entry.number))
+        return plan
+
+    def _part_path(self, number: int) -> str:
+        from oscar.devices import partition_path
+
+        return partition_path(self.target.path, number)
+
+    def required_tools(self) -> list[str]:
+        tools = []
+        if self.opts.with_table:
+            tools += ["sfdisk", "blockdev", "partx"]
+        for e in self.entries:
+            if e.method == "fsarchiver":
+                tools.append("fsarchiver")
+            elif e.method == "ntfsclone":
+                tools.append("ntfsclone")
+            else:
+                tools.append(partclone.program(e.fstype if e.method != "raw" else "raw"))
+            argv = compression.decompress_argv(e.compress or "none")
+            if argv:
+                tools.append(argv[0])
+        return tools
+
+    def run(self) -> None:
+        from oscar import tools
+
+        tools.require_all(self.required_tools())
+        planning.execute(self.plan, {
+            "verify": self._verify,
+            "write-table": self._write_table,
+            "restore-part": self._restore_part,
+            "make-swap": self._make_swap,
+            "prepare-store": self._prepare_store,
+        }, self._guard)
+
+    def _current(self) -> Disk:
+        """The confirmed disk, found again by identity (its /dev name may have changed)."""
+        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=[str(self.store.root)],
+                                  with_usage=False)
+        if disk.size != self.plan.disk_size:
+            raise TargetRefused(
+                _("The disk {identity} changed size since it was confirmed.").format(
+                    identity=self.plan.disk_identity), _("Check the disks and start again."))
+        if disk.is_boot_medium:
+            raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
+                                _("Choose the PC's disk."))
+        if disk.holds_store != self.confirmed_holds_store:
+            raise TargetRefused(
+                _("The disk {identity} is not in the state that was confirmed.").format(
+                    identity=self.plan.disk_identity), _("Check the disks and start again."))
+        if disk.path != self.plan.disk_path:
+            log.warning("disk %s moved from %s to %s", self.plan.disk_identity,
+                        self.plan.disk_path, disk.path)
+        return disk
+
+    def _guard(self, step: planning.Step) -> None:
+        disk = self._current()
+        self.target = disk
+        if step.action == "write-table":
+            kept = [p for p in disk.partitions if p.name in self.store_parts]
+            assert self.table is not None
+            ptable.check_keeps(self.table, [(p.number, p.start, p.size) for p in kept])
+            for part in disk.partitions:
+                if part.in_use and part.name not in self.store_parts:
+                    raise TargetRefused(_("Partition {dev} is mounted or in use.").format(
+                        dev=part.path), _("Unmount it first."))
+            step.writes = disk.path
+            return
+        number = step.params["number"]
+        part = disk.partition(number)
+        if part is None:
+            raise TargetRefused(_("{disk} has no partition {n}.").format(disk=disk.path, n=number),
+                                _("Add --with-table to write the saved partition table first."))
+        entry = self.man.part(number)
+        assert entry is not None
+        if step.action == "restore-part":
+            check_partition(part, entry, self.store_parts)
+        elif part.name in self.store_parts or part.in_use:
+            raise TargetRefused(_("Partition {dev} is in use.").format(dev=part.path),
+                                _("Unmount it first."))
+        ptable.ensure_node(part.path)
+        step.writes = part.path
+
+    def _verify(self, step: planning.Step) -> None:
+        self.sums = check_checksums(self.folder, self.progress)
+        for name in self.man.all_files:
+            if name not in self.sums:
+                from oscar.errors import BackupInvalid
+
+                raise BackupInvalid(_("{file} is not covered by {sums}.").format(
+                    file=name, sums=checksums.FILE), _("The backup is damaged."))
+        infos = check_headers(self.folder, self.man, self.sums)
+        for entry in self.entries:
+            info = infos.get(entry.number)
+            part = self.target.partition(entry.number)
+            if info is not None and part is not None and not self.opts.with_table \
+                    and part.size < info.device_size:
+                raise TargetRefused(
+                    _("Partition {dev} is too small: {have}, needs {need}.").format(
+                        dev=part.path, have=human_size(part.size),
+                        need=human_size(info.device_size)),
+                    _("Restore with --with-table, or onto a bigger partition."))
+
+    def _write_table(self, step: planning.Step) -> None:
+        self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
+        ptable.write(self.target, self.folder, self.disk_name,
+                     in_use=any(p.in_use for p in self.target.partitions))
+
+    def _restore_part(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        entry = self.man.part(step.params["number"])
+        assert entry is not None
+        device = step.writes
+        files = [self.folder / f for f in entry.files]
+        total = sum(f.stat().st_size for f in files) or 1
+        self.progress.start(_("partition {n} ({fs})").format(n=entry.number, fs=entry.fstype),
+                            entry.used or entry.size)
+        if entry.method == "fsarchiver":
+            def on_line(line: str) -> None:
+                value = fsarchiver.parse_percent(line)
+                if value is not None:
+                    self.progress.update(value / 100)
+
+            run.run(fsarchiver.restore_argv(str(files[0]), device), on_line=on_line)
+        else:
+            stages: list[list[str]] = []
+            decompress = compression.decompress_argv(entry.compress or "none")
+            if decompress:
+                stages.append(decompress)
+            if entry.method == "ntfsclone":
+                stages.append(ntfsclone.restore_argv(device))
+            else:
+                fstype = "raw" if entry.method == "raw" else (entry.fstype or "raw")
+                stages.append(partclone.restore_argv(fstype, device, partclone.logfile()))
+            reader = checksums.HashingReader(files, self.sums)
+
+            def source() -> object:
+                for chunk in reader:
+                    self.progress.update(reader.done / total)
+                    yield chunk
+
+            run.pipeline(stages, source=source())  # type: ignore[arg-type]
+            if entry.method == "partclone" and entry.fstype == "ntfs":
+                ntfs.copy_boot_sector_to_backup(device)
+        self.progress.finish()
+        log.info("partition %s restored onto %s", entry.name, device)
+
+    def _make_swap(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        entry = self.man.part(step.params["number"])
+        assert entry is not None
+        argv = ["mkswap"]
+        if entry.uuid:
+            argv += ["-U", entry.uuid]
+        if entry.label:
+            argv += ["-L", entry.label]
+        run.run([*argv, step.writes])
+
+    def _prepare_store(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        if probe.blkid(step.writes).get("TYPE"):
+            log.info("%s already has a filesystem; kept", step.writes)
+            return
+        run.run(["mkfs.ext4", "-q", "-L", "OSCAR", step.writes])

@@ -1,0 +1,266 @@
+"""The only module that starts processes.
+
+argv lists only (never shell strings), LC_ALL=C, every command line logged, stderr lines
+(split on CR and LF, so progress meters arrive as they are drawn) streamed to a callback,
+and one error type carrying argv, exit code and the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from oscar.errors import CommandFailed
+from oscar.i18n import _
+from oscar.tools import require
+
+log = logging.getLogger("oscar.run")
+
+LineCallback = Callable[[str], None]
+CHUNK = 1 << 20
+TAIL_LINES = 15
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"
+    env["LANG"] = "C"
+    env.pop("LANGUAGE", None)
+    return env
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def _die_with_parent() -> None:
+    # A child must not outlive OSCAR (killed, or crashed): an orphan fsarchiver or partclone
+    # would go on writing into a backup or a disk that nobody watches any more. SIGTERM, not
+    # SIGKILL, so fsarchiver can still unmount its temporary mount.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _resolve(argv: list[str]) -> list[str]:
+    return [require(argv[0]), *argv[1:]]
+
+
+class _StderrReader(threading.Thread):
+    """Reads a pipe, splits it into lines on CR or LF, keeps a tail, feeds a callback."""
+
+    def __init__(self, stream: IO[bytes], on_line: LineCallback | None) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.on_line = on_line
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.everything: list[str] = []
+
+    def run(self) -> None:
+        pending = b""
+        while True:
+            block = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
+            if not block:
+                break
+            pending += block.replace(b"\r", b"\n")
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                self._line(raw)
+        if pending:
+            self._line(pending)
+
+    def _line(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if not line:
+            return
+        self.tail.append(line)
+        if len(self.everything) < 5000:
+            self.everything.append(line)
+        if self.on_line is not None:
+            try:
+                self.on_line(line)
+            except Exception:  # a broken progress display must not break the command
+                log.exception("progress callback failed")
+
+
+def _failure(argv: list[str], code: int, tail: str) -> CommandFailed:
+    name = os.path.basename(argv[0])
+    last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    return CommandFailed(
+        _("{name} failed (exit code {code}): {last}").format(name=name, code=code, last=last),
+        _("The full command and its messages are in the log."),
+        argv=argv,
+        returncode=code,
+        stderr_tail=tail,
+    )
+
+
+def run(
+    argv: list[str],
+    *,
+    input: bytes | None = None,
+    check: bool = True,
+    on_line: LineCallback | None = None,
+    capture_stdout: bool = True,
+    timeout: float | None = None,
+) -> Result:
+    """Run one command to completion."""
+    full = _resolve(argv)
+    log.info("run: %s", shlex.join(full))
+    proc = subprocess.Popen(
+        full,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        preexec_fn=_die_with_parent,
+    )
+    assert proc.stderr is not None
+    reader = _StderrReader(proc.stderr, on_line)
+    reader.start()
+    try:
+        out, _unused = proc.communicate(input=input, timeout=timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    reader.join()
+    stderr = "\n".join(reader.everything)
+    if proc.returncode != 0:
+        log.info("exit %s: %s", proc.returncode, "\n".join(reader.tail))
+        if check:
+            raise _failure(full, proc.returncode, "\n".join(reader.tail))
+    return Result(full, proc.returncode, out or b"", stderr)
+
+
+def output(argv: list[str], **kwargs: object) -> str:
+    """stdout of a successful command, decoded."""
+    result = run(argv, **kwargs)  # type: ignore[arg-type]
+    return result.stdout.decode("utf-8", "replace")
+
+
+def pipeline(
+    stages: list[list[str]],
+    *,
+    source: Iterable[bytes] | None = None,
+    sink: Callable[[bytes], None] | None = None,
+    on_line: Callable[[int, str], None] | None = None,
+) -> None:
+    """Run ``stages`` connected stdout→stdin.
+
+    ``source`` feeds the first stage's stdin from Python (a thread), ``sink`` receives the last
+    stage's stdout in chunks (on this thread, so it may raise, e.g. disk full, and the whole
+    pipeline is then killed). Any stage failing raises CommandFailed for the stage that failed
+    first for a reason of its own (not a broken pipe caused by another stage).
+    """
+    resolved = [_resolve(argv) for argv in stages]
+    log.info("pipeline: %s", " | ".join(shlex.join(a) for a in resolved))
+    procs: list[subprocess.Popen[bytes]] = []
+    readers: list[_StderrReader] = []
+    feeder: threading.Thread | None = None
+    feed_error: list[BaseException] = []
+    try:
+        prev_out: IO[bytes] | None = None
+        for index, argv in enumerate(resolved):
+            first, last = index == 0, index == len(resolved) - 1
+            stdin: int | IO[bytes]
+            if first:
+                stdin = subprocess.PIPE if source is not None else subprocess.DEVNULL
+            else:
+                assert prev_out is not None
+                stdin = prev_out
+            stdout = subprocess.PIPE if (not last or sink is not None) else subprocess.DEVNULL
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                    env=_env(), preexec_fn=_die_with_parent)
+            if prev_out is not None:
+                prev_out.close()  # the child holds it now; we must not keep the pipe open
+            prev_out = proc.stdout if not last else None
+            procs.append(proc)
+            assert proc.stderr is not None
+            callback: LineCallback | None = None
+            if on_line is not None:
+                callback = (lambda i: (lambda line: on_line(i, line)))(index)
+            reader = _StderrReader(proc.stderr, callback)
+            reader.start()
+            readers.append(reader)
+
+        if source is not None:
+            stdin_pipe = procs[0].stdin
+            assert stdin_pipe is not None
+
+            def feed() -> None:
+                try:
+                    for chunk in source:
+                        stdin_pipe.write(chunk)
+                except BrokenPipeError:
+                    pass  # the consumer died; its own exit status tells why
+                except BaseException as exc:  # e.g. a checksum mismatch raised by the source
+                    feed_error.append(exc)
+                    _kill_all(procs)
+                finally:
+                    try:
+                        stdin_pipe.close()
+                    except BrokenPipeError:
+                        pass
+
+            feeder = threading.Thread(target=feed, daemon=True)
+            feeder.start()
+
+        if sink is not None:
+            out = procs[-1].stdout
+            assert out is not None
+            while True:
+                chunk = out.read(CHUNK)
+                if not chunk:
+                    break
+                sink(chunk)
+            out.close()
+        for proc in procs:
+            proc.wait()
+        if feeder is not None:
+            feeder.join()
+        for reader in readers:
+            reader.join()
+    except BaseException:
+        _kill_all(procs)
+        for proc in procs:
+            proc.wait()
+        raise
+    if feed_error:
+        raise feed_error[0]
+    codes = [p.returncode for p in procs]
+    for argv, proc, reader in zip(resolved, procs, readers):
+        log.debug("exit %s: %s", proc.returncode, argv[0])
+    failed = [i for i, c in enumerate(codes) if c != 0]
+    if not failed:
+        return
+    own = [i for i in failed if codes[i] not in (-signal.SIGPIPE, 128 + signal.SIGPIPE)]
+    index = own[0] if own else failed[0]
+    tail = "\n".join(readers[index].tail)
+    log.info("pipeline stage %d failed with %s: %s", index, codes[index], tail)
+    raise _failure(resolved[index], codes[index], tail)
+
+
+def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass

@@ -1,0 +1,273 @@
+"""The backup store: one folder per backup, visible only once complete.
+
+A backup is written under ``.oscar-partial-NAME``, flushed, re-read from the disk and checked
+against the hashes taken while writing, then swapped with ``NAME`` in one atomic rename
+(renameat2 RENAME_EXCHANGE). Until that instant the previous ``NAME`` is untouched and listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from oscar import checksums, manifest
+from oscar.errors import BackupInvalid, OscarError, StoreFull, UsageError
+from oscar.i18n import _
+
+log = logging.getLogger("oscar.store")
+
+PARTIAL = ".oscar-partial-"
+OLD = ".oscar-old-"
+LOCK = ".oscar-lock-"
+NAME_RE = re.compile(r"^[\w][\w.+@-]{0,99}$")
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+@dataclass
+class Entry:
+    name: str
+    folder: Path
+    state: str  # complete, incomplete, clonezilla, damaged
+    manifest: manifest.Manifest | None = None
+    problem: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.state in ("complete", "clonezilla")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise UsageError(_("'{name}' is not a valid backup name.").format(name=name),
+                         _("Use letters, digits, '.', '-', '_' (no '/', no leading dot)."))
+    return name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths; False when the filesystem cannot (some FUSE mounts)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    result = fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+class Store:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def check_exists(self) -> None:
+        if not self.root.is_dir():
+            raise UsageError(_("The backup folder {root} does not exist.").format(root=self.root),
+                             _("Mount the OSCAR partition or the backup disk, or give --store."))
+
+    def folder(self, name: str) -> Path:
+        return self.root / check_name(name)
+
+    def recover(self) -> None:
+        """Finish what a killed swap left: an old backup whose replacement never arrived."""
+        for old in self.root.glob(OLD + "*"):
+            target = self.root / old.name[len(OLD):]
+            if target.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                log.warning("restoring %s left by an interrupted save", target.name)
+                os.rename(old, target)
+
+    def entries(self, *, include_incomplete: bool = False) -> list[Entry]:
+        self.check_exists()
+        found: list[Entry] = []
+        for child in sorted(self.root.iterdir()):
+            if not child.is_dir():
+                continue
+            if child.name.startswith(PARTIAL):
+                if include_incomplete:
+                    found.append(Entry(child.name[len(PARTIAL):], child, "incomplete"))
+                continue
+            if child.name.startswith(".") or child.name == "lost+found":
+                continue
+            found.append(self._entry(child))
+        return found
+
+    def _entry(self, child: Path) -> Entry:
+        if (child / manifest.FILE).exists():
+            try:
+                m = manifest.load(child)
+            except BackupInvalid as exc:
+                return Entry(child.name, child, "damaged", problem=exc.message)
+            if not (child / checksums.FILE).exists():
+                return Entry(child.name, child, "damaged", m, _("no checksum file"))
+            return Entry(child.name, child, m.state, m)
+        if (child / "parts").exists():
+            return Entry(child.name, child, "clonezilla")
+        return Entry(child.name, child, "damaged", problem=_("not a backup"))
+
+    def get(self, name: str) -> Entry:
+        self.check_exists()
+        folder = self.folder(name)
+        if not folder.is_dir():
+            names = [e.name for e in self.entries() if e.usable]
+            raise UsageError(
+                _("No backup named '{name}' in {root}.").format(name=name, root=self.root),
+                _("Backups there: {names}.").format(names=", ".join(names) or "-"))
+        return self._entry(folder)
+
+    @contextlib.contextmanager
+    def writing(self, name: str) -> Iterator[PartialBackup]:
+        """A partial backup folder; removed on any failure, published by ``publish``."""
+        self.check_exists()
+        check_name(name)
+        self.recover()
+        lock_path = self.root / f"{LOCK}{name}"
+        lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UsageError(_("Another save of '{name}' is running.").format(name=name),
+                                 _("Wait for it to finish.")) from exc
+            partial = self.root / f"{PARTIAL}{name}"
+            if partial.exists():
+                log.info("removing %s left by an interrupted save", partial)
+                shutil.rmtree(partial)
+            try:
+                partial.mkdir()
+            except OSError as exc:
+                raise _store_error(exc, self.root) from exc
+            backup = PartialBackup(self, name, partial)
+            try:
+                yield backup
+            finally:
+                if partial.exists():
+                    shutil.rmtree(partial, ignore_errors=True)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_path)
+            os.close(lock_fd)
+
+
+def _store_error(exc: OSError, root: Path) -> OscarError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreFull(_("The backup disk is full ({root}).").format(root=root),
+                         _("Free space (delete an old backup) or use a bigger disk. "
+                           "The older backups are intact."))
+    return OscarError(_("Cannot write in {root}: {why}").format(root=root, why=exc.strerror),
+                      _("Check the backup disk."))
+
+
+class PartialBackup:
+    def __init__(self, store: Store, name: str, folder: Path) -> None:
+        self.store = store
+        self.name = name
+        self.folder = folder
+        self.sums: dict[str, str] = {}  # hashes taken while writing, checked after flushing
+
+    def open_sink(self, filename: str) -> ImageSink:
+        return ImageSink(self, filename)
+
+    def publish(self, man: manifest.Manifest) -> Path:
+        """Flush, re-read and check every file, write B2SUMS and swap the folder in."""
+        try:
+            (self.folder / manifest.FILE).write_text(man.to_json(), encoding="utf-8")
+            final_sums: dict[str, str] = {}
+            for path in sorted(self.folder.iterdir()):
+                if path.name == checksums.FILE:
+                    continue
+                _fsync_file(path)
+                digest = checksums.hash_file(path, drop_cache=True)
+                expected = self.sums.get(path.name)
+                if expected is not None and expected != digest:
+                    raise BackupInvalid(
+                        _("{file} differs on the disk from what was written.").format(
+                            file=path.name),
+                        _("The backup disk may be failing; use another one."))
+                final_sums[path.name] = digest
+            missing = [f for f in man.all_files if f not in final_sums]
+            if missing:
+                raise BackupInvalid(_("Files missing from the backup: {files}").format(
+                    files=", ".join(missing)), _("Save again."))
+            sums_path = self.folder / checksums.FILE
+            sums_path.write_text(checksums.render(final_sums))
+            _fsync_file(sums_path)
+            _fsync_dir(self.folder)
+            target = self.store.root / self.name
+            if target.exists():
+                if not _exchange(self.folder, target):
+                    old = self.store.root / f"{OLD}{self.name}"
+                    os.rename(target, old)
+                    os.rename(self.folder, target)
+                    _fsync_dir(self.store.root)
+                    shutil.rmtree(old)
+                else:
+                    _fsync_dir(self.store.root)
+                    # self.folder now holds the previous backup; the context manager removes it.
+            else:
+                os.rename(self.folder, target)
+                _fsync_dir(self.store.root)
+            return target
+        except OSError as exc:
+            raise _store_error(exc, self.store.root) from exc
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ImageSink:
+    """Receives an image's bytes from a pipeline, writes them and hashes them on the way."""
+
+    def __init__(self, backup: PartialBackup, filename: str) -> None:
+        self.backup = backup
+        self.filename = filename
+        self.digest = checksums.new_hash()
+        self.written = 0
+        try:
+            self.fh = (backup.folder / filename).open("wb")
+        except OSError as exc:
+            raise _store_error(exc, backup.store.root) from exc
+
+    def __call__(self, chunk: bytes) -> None:
+        try:
+            self.fh.write(chunk)
+        except OSError as exc:
+            raise _store_error(exc, self.backup.store.root) from exc
+        self.digest.update(chunk)
+        self.written += len(chunk)
+
+    def close(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        except OSError as exc:
+            raise _store_error(exc, self.backup.store.root) from exc
+        self.backup.sums[self.filename] = self.digest.hexdigest()

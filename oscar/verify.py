@@ -1,0 +1,162 @@
+"""Verification of a backup: every checksum, and that every image is readable by its tool.
+
+Used by ``oscar verify`` (deep: each image is decoded by its own tool) and before every restore
+(every byte hashed, every image header checked) — before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from oscar import checksums, manifest, run
+from oscar.engine import compress as compression
+from oscar.engine import fsarchiver, imagehdr, ntfsclone, partclone
+from oscar.errors import BackupInvalid, CommandFailed
+from oscar.i18n import _
+from oscar.manifest import Manifest, PartEntry
+from oscar.progress import Progress
+
+log = logging.getLogger("oscar.verify")
+HEADER_BYTES = 4096
+
+
+def check_checksums(folder: Path, progress: Progress | None = None) -> dict[str, str]:
+    """Every file present is listed in B2SUMS and every listed file matches. Returns the sums."""
+    sums = checksums.read(folder)
+    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != checksums.FILE}
+    unlisted = sorted(present - set(sums))
+    if unlisted and (folder / manifest.FILE).exists():
+        raise BackupInvalid(_("{file} is not covered by {sums}.").format(
+            file=unlisted[0], sums=checksums.FILE), _("The backup was changed after it was made."))
+    total = sum((folder / n).stat().st_size for n in sums if (folder / n).is_file())
+    done = 0
+    if progress:
+        progress.start(_("checksums"), total)
+    for name, expected in sorted(sums.items()):
+        path = folder / name
+        if not path.is_file():
+            raise BackupInvalid(_("{file} is missing.").format(file=name),
+                                _("The backup is incomplete; use another copy."))
+        if checksums.hash_file(path) != expected:
+            raise BackupInvalid(_("Checksum mismatch in {file}.").format(file=name),
+                                _("The backup is damaged; use another copy."))
+        done += path.stat().st_size
+        if progress and total:
+            progress.update(done / total)
+    if progress:
+        progress.finish()
+    return sums
+
+
+def image_files(folder: Path, entry: PartEntry) -> list[Path]:
+    return [folder / f for f in entry.files]
+
+
+def _peek(files: list[Path], comp: str, sums: dict[str, str]) -> bytes:
+    """The first bytes of the decompressed image stream."""
+    argv = compression.decompress_argv(comp)
+    if argv is None:
+        with files[0].open("rb") as fh:
+            return fh.read(HEADER_BYTES)
+    collected = bytearray()
+
+    class Enough(Exception):
+        pass
+
+    def sink(chunk: bytes) -> None:
+        collected.extend(chunk)
+        if len(collected) >= HEADER_BYTES:
+            raise Enough
+
+    def first_chunks() -> list[bytes]:
+        with files[0].open("rb") as fh:
+            return [fh.read(1 << 16)]
+
+    try:
+        run.pipeline([argv], source=first_chunks(), sink=sink)
+    except Enough:
+        pass
+    except CommandFailed:
+        if not collected:
+            raise
+    return bytes(collected[:HEADER_BYTES])
+
+
+def image_info(folder: Path, entry: PartEntry, sums: dict[str, str]) -> imagehdr.ImageInfo | None:
+    if entry.method in ("partclone", "raw"):
+        head = _peek(image_files(folder, entry), entry.compress or "none", sums)
+        return imagehdr.parse_partclone(head, entry.files[0])
+    if entry.method == "ntfsclone":
+        head = _peek(image_files(folder, entry), entry.compress or "none", sums)
+        return imagehdr.parse_ntfsclone(head, entry.files[0])
+    return None
+
+
+def check_headers(folder: Path, man: Manifest, sums: dict[str, str]) -> dict[int, imagehdr.ImageInfo]:
+    infos = {}
+    for entry in man.imaged:
+        if entry.role != "data":
+            continue
+        info = image_info(folder, entry, sums)
+        if info is not None:
+            if info.device_size > entry.size:
+                raise BackupInvalid(
+                    _("Image {file} claims a partition larger than the one saved.").format(
+                        file=entry.files[0]), _("The backup is damaged."))
+            infos[entry.number] = info
+    return infos
+
+
+def deep_check(folder: Path, entry: PartEntry, sums: dict[str, str],
+               on_fraction: Callable[[float], None]) -> None:
+    """Decode the whole image with its own tool, without writing anywhere."""
+    files = image_files(folder, entry)
+    name = entry.files[0]
+    try:
+        if entry.method == "fsarchiver":
+            run.run(fsarchiver.archinfo_argv(str(files[0])))
+            on_fraction(1.0)
+            return
+        stages: list[list[str]] = []
+        decompress = compression.decompress_argv(entry.compress or "none")
+        if decompress:
+            stages.append(decompress)
+        if entry.method == "ntfsclone":
+            stages.append(ntfsclone.check_argv())
+        else:
+            stages.append(partclone.check_argv(partclone.logfile()))
+        reader = checksums.HashingReader(files, sums)
+        total = sum(f.stat().st_size for f in files) or 1
+
+        def source() -> object:
+            for chunk in reader:
+                on_fraction(reader.done / total)
+                yield chunk
+
+        run.pipeline(stages, source=source())  # type: ignore[arg-type]
+    except CommandFailed as exc:
+        raise BackupInvalid(_("{file} cannot be decoded: {why}").format(file=name, why=exc.message),
+                            _("The backup is damaged; use another copy.")) from exc
+
+
+def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Manifest:
+    man = manifest.load(folder)
+    if man.state != "complete":
+        raise BackupInvalid(_("The backup {name} is not complete.").format(name=man.name),
+                            _("Save it again."))
+    sums = check_checksums(folder, progress)
+    for name in man.all_files:
+        if name not in sums:
+            raise BackupInvalid(_("{file} is not covered by {sums}.").format(
+                file=name, sums=checksums.FILE), _("The backup is damaged."))
+    check_headers(folder, man, sums)
+    if deep:
+        for entry in man.imaged:
+            if entry.role != "data":
+                continue
+            progress.start(_("decode {file}").format(file=entry.files[0]), entry.stored)
+            deep_check(folder, entry, sums, progress.update)
+            progress.finish()
+    return man

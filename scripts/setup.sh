@@ -1,0 +1,46 @@
+#!/bin/bash
+# Installs everything OSCAR and its tests need on Debian 12, as root. Safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  # the tools OSCAR drives
+  fsarchiver partclone ntfs-3g fdisk gdisk parted util-linux mount e2fsprogs dosfstools mtools
+  zstd pigz attr psmisc
+  # the Python runtime the boot image ships
+  python3 python3-venv python3-pip python3-urwid python3-pyudev python3-parted
+  python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin
+  # message catalogues
+  gettext
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Test tools live in a venv that sees Debian's python3-* packages (the runtime ones).
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import hivex, urwid' 2>/dev/null; then
+  rm -rf .venv
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+if ! .venv/bin/python -c 'import pytest, mypy, ruff' 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+fi
+
+# Compiled French catalogue.
+msgfmt -c -o oscar/locale/fr/LC_MESSAGES/oscar.mo oscar/locale/fr/LC_MESSAGES/oscar.po
+
+# Loop devices: the kernel may need its module, and a fresh container may lack the nodes.
+modprobe loop 2>/dev/null || true
+for i in $(seq 0 31); do
+  [ -e /dev/loop$i ] || mknod -m 660 /dev/loop$i b 7 $i
+done
+[ -e /dev/loop-control ] || mknod -m 660 /dev/loop-control c 10 237 || true
+echo "setup: ready"

@@ -1,0 +1,135 @@
+"""Shared fixtures: real loop devices, real filesystems, always cleaned up."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+# Tests read messages in English; the French catalogue has its own test.
+os.environ["OSCAR_LANG"] = "en"
+
+from oscar import lab as labmod  # noqa: E402
+from oscar.devices import partition_path  # noqa: E402
+from oscar.engine.mount import mounted  # noqa: E402
+
+LAB_SIZE = 1 << 30
+LAB_DATA_MB = 40
+
+
+def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
+
+
+def oscar(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, in English, as a technician would."""
+    full_env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "oscar", *args], text=True, capture_output=True,
+                          env=full_env, timeout=timeout)
+
+
+def hash_device(path: str) -> str:
+    digest = hashlib.blake2b()
+    with open(path, "rb") as fh:
+        while block := fh.read(4 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class LabDisks:
+    root: Path
+    model: str
+    clients: list[str]
+    store: Path  # the model's OSCAR partition, mounted
+
+    def part(self, disk: str, number: int) -> str:
+        return partition_path(disk, number)
+
+
+@contextlib.contextmanager
+def make_lab(root: Path, *, gpt: bool, clients: int = 2, client_size: int | None = None,
+             data_mb: int = LAB_DATA_MB) -> Iterator[LabDisks]:
+    labmod.create(root, clients=clients, gpt=gpt, size=LAB_SIZE, client_size=client_size,
+                  data_mb=data_mb)
+    store = Path(tempfile.mkdtemp(prefix="oscar-store-"))
+    state = labmod.attach(root)
+    mounted_store = False
+    try:
+        assert state.model
+        sh("mount", partition_path(state.model, 4), str(store))
+        mounted_store = True
+        yield LabDisks(root, state.model, state.clients, store)
+    finally:
+        if mounted_store:
+            sh("umount", str(store), check=False)
+        store.rmdir()
+        _umount_leftovers(root)
+        labmod.destroy(root)
+
+
+def _umount_leftovers(root: Path) -> None:
+    """fsarchiver killed mid-save leaves its own mounts under /tmp/fsa; never leave them."""
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith("/tmp/fsa/") or "oscar-mnt-" in point:
+            sh("umount", "-l", point, check=False)
+
+
+@pytest.fixture(scope="module")
+def mbr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
+    with make_lab(tmp_path_factory.mktemp("mbr-lab"), gpt=False) as disks:
+        yield disks
+
+
+@pytest.fixture(scope="module")
+def gpt_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
+    with make_lab(tmp_path_factory.mktemp("gpt-lab"), gpt=True) as disks:
+        yield disks
+
+
+@pytest.fixture
+def blank_disk(tmp_path: Path) -> Iterator[object]:
+    """A factory of blank loop disks of a given size, detached after the test."""
+    attached: list[str] = []
+
+    def make(size: int = LAB_SIZE, name: str = "blank") -> str:
+        image = tmp_path / f"{name}-{len(attached)}.img"
+        with image.open("wb") as fh:
+            fh.truncate(size)
+        device = labmod.attach_image(image)
+        attached.append(device)
+        return device
+
+    yield make
+    for device in attached:
+        with contextlib.suppress(Exception):
+            labmod.detach_device(device)
+
+
+SECOND = 1_000_000_000
+
+
+def snapshot_partition(device: str, fstype: str, *, mtime_ns: int = 1) -> dict[str, tuple[object, ...]]:
+    with mounted(device, fstype, readonly=True) as point:
+        return labmod.snapshot(point, mtime_ns=mtime_ns)
+
+
+def fs_clean(device: str, fstype: str) -> None:
+    if fstype == "ntfs":
+        result = sh("ntfsfix", "-n", device, check=False)
+    else:
+        result = sh("e2fsck", "-fn", device, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

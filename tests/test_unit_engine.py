@@ -1,0 +1,168 @@
+"""Pure code: argv builders, parsers (on recorded real output), header checks."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from oscar.engine import compress, fsarchiver, imagehdr, ntfs, ntfsclone, partclone, ptable
+from oscar.errors import BackupInvalid, TargetRefused
+from oscar.probe import parse_blkid_export, parse_dumpe2fs_used, parse_ntfsresize_used, parse_sfdisk_json
+
+pytestmark = pytest.mark.unit
+
+# Recorded from partclone 0.3.23 saving a 200 MiB NTFS partition on this machine.
+PARTCLONE_HEAD = bytes.fromhex(
+    "7061727463 6c6f6e652d696d61676500 302e332e3233000000000000000030303032dec0"
+    "4e5446530000000000000000000000000000800c00000000ffc70000000000007e340000"
+    "000000007e3400000000000000100000120000000200400020000400000100000101f4f5a760"
+    .replace(" ", ""))
+# Recorded from ntfsclone 2022.10.3 on the same partition.
+NTFSCLONE_HEAD = bytes.fromhex(
+    "006e746673636c6f6e652d696d6167650a01001000000000800c00000000ffc7000000000000"
+    "7e340000000000003800000000000000")
+
+
+def test_partclone_header_parses() -> None:
+    info = imagehdr.parse_partclone(PARTCLONE_HEAD)
+    assert info.fs == "NTFS"
+    assert info.device_size == 209715200
+    assert info.block_size == 4096
+    assert info.total_blocks == 51199
+    assert info.used_blocks == 13438
+
+
+def _reseal(head: bytearray) -> bytes:
+    struct.pack_into("<I", head, 106, zlib.crc32(bytes(head[:106])) ^ 0xFFFFFFFF)
+    return bytes(head)
+
+
+@pytest.mark.parametrize("offset,fmt,value,why", [
+    (84, "<I", 0, "block size"),  # zero block size
+    (84, "<I", 3000, "block size"),  # not a power of two
+    (60, "<Q", 1 << 62, "total blocks"),  # huge count
+    (52, "<Q", 0, "device size"),
+    (68, "<Q", 1 << 40, "used blocks"),
+])
+def test_crafted_partclone_header_refused(offset: int, fmt: str, value: int, why: str) -> None:
+    head = bytearray(PARTCLONE_HEAD)
+    struct.pack_into(fmt, head, offset, value)
+    with pytest.raises(BackupInvalid, match=why):
+        imagehdr.parse_partclone(_reseal(head))
+
+
+def test_partclone_header_checksum_checked() -> None:
+    head = bytearray(PARTCLONE_HEAD)
+    head[60] ^= 1
+    with pytest.raises(BackupInvalid, match="checksum"):
+        imagehdr.parse_partclone(bytes(head))
+
+
+def test_truncated_or_foreign_headers_refused() -> None:
+    with pytest.raises(BackupInvalid):
+        imagehdr.parse_partclone(PARTCLONE_HEAD[:50])
+    with pytest.raises(BackupInvalid):
+        imagehdr.parse_partclone(b"\0" * 200)
+    with pytest.raises(BackupInvalid):
+        imagehdr.parse_ntfsclone(PARTCLONE_HEAD)
+
+
+def test_ntfsclone_header() -> None:
+    info = imagehdr.parse_ntfsclone(NTFSCLONE_HEAD)
+    assert (info.block_size, info.total_blocks, info.used_blocks) == (4096, 51199, 13438)
+    head = bytearray(NTFSCLONE_HEAD)
+    struct.pack_into("<I", head, 18, 0)
+    with pytest.raises(BackupInvalid, match="block size"):
+        imagehdr.parse_ntfsclone(bytes(head))
+    head = bytearray(NTFSCLONE_HEAD)
+    struct.pack_into("<q", head, 30, 1 << 60)
+    with pytest.raises(BackupInvalid):
+        imagehdr.parse_ntfsclone(bytes(head))
+
+
+SF_GPT = """label: gpt
+label-id: 9B2F52B3-7C1E-4F43-A0B6-8E7F2C0B1D11
+device: /dev/loop3
+unit: sectors
+first-lba: 2048
+last-lba: 2097118
+sector-size: 512
+
+/dev/loop3p1 : start=        2048, size=      837632, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, uuid=1D3C2A55-0000-4000-8000-000000000001, name="Windows, C:"
+/dev/loop3p2 : start=      839680, size=      417792, type=0FC63DAF-8483-4772-8E7D-3D69145F6F11, uuid=1D3C2A55-0000-4000-8000-000000000002, name="Linux"
+"""
+
+
+def test_sf_parse_and_render_for_another_disk() -> None:
+    table = ptable.parse_sf(SF_GPT)
+    assert table.label == "gpt"
+    assert [e.number for e in table.entries] == [1, 2]
+    assert table.entries[0].fields["name"] == '"Windows, C:"'
+    script = ptable.render_sf(table, "/dev/nvme0n1", keep_last_lba=False)
+    assert "/dev/nvme0n1p1 : start=2048, size=837632" in script
+    assert "device:" not in script and "last-lba" not in script
+    assert 'name="Windows, C:"' in script
+    assert "last-lba: 2097118" in ptable.render_sf(table, "/dev/sdb", keep_last_lba=True)
+    assert "/dev/sdb2 :" in ptable.render_sf(table, "/dev/sdb", keep_last_lba=True)
+
+
+def test_table_end_and_keeps() -> None:
+    table = ptable.parse_sf(SF_GPT)
+    assert ptable.table_end(table) == (839680 + 417792 + 33) * 512
+    ptable.check_keeps(table, [(2, 839680 * 512, 417792 * 512)])
+    with pytest.raises(TargetRefused):
+        ptable.check_keeps(table, [(2, 839680 * 512, 417791 * 512)])
+    with pytest.raises(TargetRefused):
+        ptable.check_keeps(table, [(3, 0, 1)])
+
+
+def test_argv_builders() -> None:
+    assert partclone.save_argv("ext4", "/dev/sda2", "/tmp/l")[:5] == [
+        "partclone.extfs", "-c", "-s", "/dev/sda2", "-o"]
+    assert partclone.restore_argv("ntfs", "/dev/sdb1", "/tmp/l")[:6] == [
+        "partclone.ntfs", "-r", "-s", "-", "-o", "/dev/sdb1"]
+    assert partclone.image_name("sda2", "ext4", "zst") == "sda2.ext4-ptcl-img.zst"
+    assert partclone.image_name("sda5", "raw", "gz") == "sda5.dd-ptcl-img.gz"
+    assert ntfsclone.save_argv("/dev/sda1") == ["ntfsclone", "--save-image", "--output", "-",
+                                                "/dev/sda1"]
+    assert "--force" not in ntfsclone.save_argv("/dev/sda1")
+    assert ntfsclone.image_name("nvme0n1p3", "zst") == "nvme0n1p3.ntfs-img.zst"
+    argv = fsarchiver.save_argv("/dev/sda2", "/s/sda2.fsa", "zstd")
+    assert argv[:2] == ["fsarchiver", "savefs"] and "-Z3" in argv and argv[-2:] == [
+        "/s/sda2.fsa", "/dev/sda2"]
+    assert fsarchiver.restore_argv("/s/a.fsa", "/dev/sdb2")[-1] == "id=0,dest=/dev/sdb2"
+    assert compress.compress_argv("zstd") == ["zstd", "-T0", "-3", "-q", "-c"]
+    assert compress.compress_argv("none") is None
+    assert compress.decompress_argv("gzip") == ["pigz", "-d", "-c"]
+
+
+def test_progress_parsers() -> None:
+    assert partclone.parse_percent("Elapsed: 00:00:01, Remaining: 00:01:39, Completed:   1.00%") == 1.0
+    parser = ntfsclone.ProgressParser()
+    assert parser(" 50.00 percent completed") is None  # scanning pass
+    assert parser("Saving NTFS to image ...") == 0.0
+    assert parser(" 42.50 percent completed") == 42.5
+    assert fsarchiver.parse_percent("-[00][ 45%][REGFILE ] /doc/x") == 45.0
+    assert fsarchiver.parse_percent("Statistics for filesystem 0") is None
+
+
+def test_probe_parsers() -> None:
+    assert parse_blkid_export("DEVNAME=/dev/x\nTYPE=ntfs\nLABEL=Windows\n")["LABEL"] == "Windows"
+    assert parse_dumpe2fs_used("Block count:  1000\nFree blocks:  400\nBlock size:  4096\n") == 600 * 4096
+    assert parse_ntfsresize_used("Space in use       : 56 MB (26.2%)") == 56_000_000
+    label, ident, sector, entries = parse_sfdisk_json(
+        '{"partitiontable": {"label": "dos", "id": "0x1", "device": "/dev/sda", "unit": "sectors",'
+        ' "sectorsize": 512, "partitions": [{"node": "/dev/sda1", "start": 2048, "size": 10,'
+        ' "type": "7"}]}}')
+    assert (label, sector, entries[0].number, entries[0].start) == ("dos", 512, 1, 2048)
+
+
+def test_ntfs_state_messages() -> None:
+    assert ntfs.state_error(0, "/dev/sda1") is None
+    hibernated = ntfs.state_error(ntfs.HIBERNATED, "/dev/sda1")
+    assert hibernated is not None and "hibernated" in hibernated.message
+    assert "fast startup" in hibernated.hint
+    unclean = ntfs.state_error(ntfs.UNCLEAN, "/dev/sda1")
+    assert unclean is not None and "chkdsk" in unclean.hint
