@@ -78,7 +78,10 @@ def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions) -> l
         chosen = explicit or opts.parts is None
         entry = PartEntry(part.number, part.name, part.start, part.size, part.fstype, part.label,
                           part.uuid, part.partuuid, "skipped", used=part.used)
-        if part.name in store_parts:
+        # The PC's own OSCAR partition holds backups even when we save elsewhere: it is recorded
+        # (so a restore with the table recreates it) but never imaged unless asked for.
+        oscar_partition = part.label == "OSCAR" and part.fstype in ("ext4", "ext3", "ext2")
+        if part.name in store_parts or (oscar_partition and not explicit):
             if explicit:
                 raise TargetRefused(
                     _("Partition {n} holds the backup folder; it cannot be saved into "

@@ -7,7 +7,7 @@ Used by ``oscar verify`` (deep: each image is decoded by its own tool) and befor
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from oscar import checksums, manifest, run
@@ -85,7 +85,9 @@ def _peek(files: list[Path], comp: str, sums: dict[str, str]) -> bytes:
 
 
 def image_info(folder: Path, entry: PartEntry, sums: dict[str, str]) -> imagehdr.ImageInfo | None:
-    if entry.method in ("partclone", "raw"):
+    if entry.method == "raw":
+        return None  # partclone.dd writes the bare bytes of the partition, with no header
+    if entry.method == "partclone":
         head = _peek(image_files(folder, entry), entry.compress or "none", sums)
         return imagehdr.parse_partclone(head, entry.files[0])
     if entry.method == "ntfsclone":
@@ -123,22 +125,41 @@ def deep_check(folder: Path, entry: PartEntry, sums: dict[str, str],
         decompress = compression.decompress_argv(entry.compress or "none")
         if decompress:
             stages.append(decompress)
-        if entry.method == "ntfsclone":
-            stages.append(ntfsclone.check_argv())
-        else:
-            stages.append(partclone.check_argv(partclone.logfile()))
         reader = checksums.HashingReader(files, sums)
         total = sum(f.stat().st_size for f in files) or 1
 
-        def source() -> object:
+        def source() -> Iterator[bytes]:
             for chunk in reader:
                 on_fraction(reader.done / total)
                 yield chunk
 
-        run.pipeline(stages, source=source())  # type: ignore[arg-type]
+        if entry.method == "raw":
+            _check_raw_length(stages, source(), entry, name)
+            return
+        if entry.method == "ntfsclone":
+            stages.append(ntfsclone.check_argv())
+        else:
+            stages.append(partclone.check_argv(partclone.logfile()))
+        run.pipeline(stages, source=source())
     except CommandFailed as exc:
         raise BackupInvalid(_("{file} cannot be decoded: {why}").format(file=name, why=exc.message),
                             _("The backup is damaged; use another copy.")) from exc
+
+
+def _check_raw_length(stages: list[list[str]], source: Iterator[bytes], entry: PartEntry,
+                      name: str) -> None:
+    length = 0
+    if stages:
+        def count(chunk: bytes) -> None:
+            nonlocal length
+            length += len(chunk)
+
+        run.pipeline(stages, source=source, sink=count)
+    else:
+        length = sum(len(chunk) for chunk in source)
+    if length != entry.size:
+        raise BackupInvalid(_("{file} holds {have} bytes for a partition of {need}.").format(
+            file=name, have=length, need=entry.size), _("The backup is damaged; use another copy."))
 
 
 def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Manifest:

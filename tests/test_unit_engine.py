@@ -166,3 +166,9 @@ def test_ntfs_state_messages() -> None:
     assert "fast startup" in hibernated.hint
     unclean = ntfs.state_error(ntfs.UNCLEAN, "/dev/sda1")
     assert unclean is not None and "chkdsk" in unclean.hint
+
+
+def test_raw_mode_has_no_clone_flag() -> None:
+    assert "-c" not in partclone.save_argv("raw", "/dev/sda5", "/tmp/l")
+    assert "-r" not in partclone.restore_argv("raw", "/dev/sda5", "/tmp/l")
+    assert partclone.save_argv("raw", "/dev/sda5", "/tmp/l")[0] == "partclone.dd"

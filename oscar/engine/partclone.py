@@ -30,12 +30,14 @@ def supports(fstype: str | None) -> bool:
 
 
 def save_argv(fstype: str, device: str, logfile: str) -> list[str]:
-    return [program(fstype), "-c", "-s", device, "-o", "-", "-z", str(BUFFER), "-L", logfile]
+    # partclone.dd copies bytes as they are: with -c it writes nothing at all (0.3.23).
+    mode = [] if fstype == "raw" else ["-c"]
+    return [program(fstype), *mode, "-s", device, "-o", "-", "-z", str(BUFFER), "-L", logfile]
 
 
 def restore_argv(fstype: str, device: str, logfile: str) -> list[str]:
-    # partclone.dd images restore with partclone.dd too; "-r" reads our stdin.
-    return [program(fstype), "-r", "-s", "-", "-o", device, "-z", str(BUFFER), "-L", logfile]
+    mode = [] if fstype == "raw" else ["-r"]
+    return [program(fstype), *mode, "-s", "-", "-o", device, "-z", str(BUFFER), "-L", logfile]
 
 
 def check_argv(logfile: str) -> list[str]:
