@@ -16,7 +16,7 @@ CHUNK = 4 << 20
 _LINE = re.compile(r"^([0-9a-f]{128})  (\*?)(.+)$")
 
 
-def new_hash() -> "hashlib._Hash":
+def new_hash() -> hashlib.blake2b:
     return hashlib.blake2b()
 
 

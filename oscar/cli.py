@@ -90,10 +90,11 @@ def render_disk(disk: Disk) -> str:
     if marks:
         head += "  [" + ", ".join(marks) + "]"
     lines = [head]
+    used = _("used")
     for p in disk.partitions:
         flags = " " + _("(mounted)") if p.in_use else ""
         lines.append(f"  {p.number:>2} {p.path:<16} {p.fstype or '-':<7} {p.label or '-':<12} "
-                     f"{human_size(p.size):>9}  {_('used')} {human_size(p.used):>9}{flags}")
+                     f"{human_size(p.size):>9}  {used} {human_size(p.used):>9}{flags}")
     return "\n".join(lines)
 
 
@@ -121,6 +122,12 @@ def cmd_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def state_label(state: str) -> str:
+    labels = {"complete": _("complete"), "incomplete": _("incomplete (not usable)"),
+              "clonezilla": _("Clonezilla image"), "damaged": _("damaged")}
+    return labels.get(state, state)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     store = Store(args.store)
     entries = store.entries(include_incomplete=args.all)
@@ -142,9 +149,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             parts = ",".join(f"{p.number}:{p.fstype}/{p.method}" for p in m.imaged
                              if p.role == "data")
             print(f"{e.name:<24} {m.created[:16]:<16} {m.source.get('identity', '?')}  "
-                  f"[{parts}]  {human_size(m.stored_bytes)}  {_(e.state)}")
+                  f"[{parts}]  {human_size(m.stored_bytes)}  {state_label(e.state)}")
         else:
-            print(f"{e.name:<24} {'':<16} {_(e.state)} {e.problem}")
+            print(f"{e.name:<24} {'':<16} {state_label(e.state)} {e.problem}")
     return 0
 
 

@@ -84,12 +84,12 @@ def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_tab
         raise TargetRefused(_("{disk} has no partitions to restore into.").format(
             disk=target.path), _("Add --with-table to write the saved partition table first."))
     for entry in entries:
-        part = target.partition(entry.number)
-        if part is None:
+        found = target.partition(entry.number)
+        if found is None:
             raise TargetRefused(_("{disk} has no partition {n}.").format(
                 disk=target.path, n=entry.number),
                 _("Add --with-table to write the saved partition table first."))
-        check_partition(part, entry, store_parts)
+        check_partition(found, entry, store_parts)
 
 
 def check_partition(part: Partition, entry: PartEntry, store_parts: set[str]) -> None:
@@ -180,7 +180,7 @@ class Restorer:
             elif e.method == "ntfsclone":
                 tools.append("ntfsclone")
             else:
-                tools.append(partclone.program(e.fstype if e.method != "raw" else "raw"))
+                tools.append(partclone.program(e.fstype or "raw" if e.method != "raw" else "raw"))
             argv = compression.decompress_argv(e.compress or "none")
             if argv:
                 tools.append(argv[0])
@@ -225,10 +225,10 @@ class Restorer:
             kept = [p for p in disk.partitions if p.name in self.store_parts]
             assert self.table is not None
             ptable.check_keeps(self.table, [(p.number, p.start, p.size) for p in kept])
-            for part in disk.partitions:
-                if part.in_use and part.name not in self.store_parts:
+            for other in disk.partitions:
+                if other.in_use and other.name not in self.store_parts:
                     raise TargetRefused(_("Partition {dev} is mounted or in use.").format(
-                        dev=part.path), _("Unmount it first."))
+                        dev=other.path), _("Unmount it first."))
             step.writes = disk.path
             return
         number = step.params["number"]
@@ -257,12 +257,12 @@ class Restorer:
         infos = check_headers(self.folder, self.man, self.sums)
         for entry in self.entries:
             info = infos.get(entry.number)
-            part = self.target.partition(entry.number)
-            if info is not None and part is not None and not self.opts.with_table \
-                    and part.size < info.device_size:
+            current = self.target.partition(entry.number)
+            if info is not None and current is not None and not self.opts.with_table \
+                    and current.size < info.device_size:
                 raise TargetRefused(
                     _("Partition {dev} is too small: {have}, needs {need}.").format(
-                        dev=part.path, have=human_size(part.size),
+                        dev=current.path, have=human_size(current.size),
                         need=human_size(info.device_size)),
                     _("Restore with --with-table, or onto a bigger partition."))
 

@@ -245,7 +245,7 @@ def pipeline(
     if feed_error:
         raise feed_error[0]
     codes = [p.returncode for p in procs]
-    for argv, proc, reader in zip(resolved, procs, readers):
+    for argv, proc in zip(resolved, procs, strict=True):
         log.debug("exit %s: %s", proc.returncode, argv[0])
     failed = [i for i, c in enumerate(codes) if c != 0]
     if not failed:

@@ -177,7 +177,7 @@ class Saver:
             elif e.method == "ntfsclone":
                 tools += ["ntfsclone", "ntfs-3g.probe"]
             else:
-                tools.append(partclone.program(e.fstype if e.method != "raw" else "raw"))
+                tools.append(partclone.program(e.fstype or "raw" if e.method != "raw" else "raw"))
             argv = compression.compress_argv(e.compress or "none")
             if argv:
                 tools.append(argv[0])

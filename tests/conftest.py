@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,8 @@ def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProc
     return subprocess.run(list(argv), check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
-def oscar(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def oscar(*args: str, env: dict[str, str] | None = None,
+          timeout: int = 600) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, in English, as a technician would."""
     full_env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
     full_env.update(env or {})

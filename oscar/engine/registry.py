@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import hivex  # type: ignore[import-not-found,import-untyped]
+import hivex
 
 REG_SZ = 1
 REG_DWORD = 4

@@ -1,0 +1,77 @@
+"""Every message a user sees exists in French and English, with the same placeholders."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import string
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oscar import i18n
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
+PO = ROOT / "oscar/locale/fr/LC_MESSAGES/oscar.po"
+
+
+def messages_in_code() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "oscar").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
+                arg = node.args[0] if node.args else None
+                assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
+                    f"{path}:{node.lineno}: _() needs a literal string"
+                found[arg.value] = f"{path.relative_to(ROOT)}:{node.lineno}"
+    return found
+
+
+def fields(text: str) -> set[str]:
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+def test_every_message_has_a_french_translation() -> None:
+    catalog = i18n.parse_po(PO.read_text(encoding="utf-8"))
+    missing = {m: where for m, where in messages_in_code().items() if not catalog.get(m)}
+    assert not missing, f"untranslated: {missing}"
+
+
+def test_translations_keep_placeholders() -> None:
+    catalog = i18n.parse_po(PO.read_text(encoding="utf-8"))
+    for message in messages_in_code():
+        assert fields(catalog[message]) == fields(message), message
+
+
+def test_no_stale_translations() -> None:
+    catalog = i18n.parse_po(PO.read_text(encoding="utf-8"))
+    stale = set(catalog) - set(messages_in_code())
+    assert not stale, f"translations of messages no longer in the code: {stale}"
+
+
+def test_french_by_default_english_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OSCAR_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert i18n.wanted_language() == "fr"
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    assert i18n.wanted_language() == "en"
+    monkeypatch.setenv("OSCAR_LANG", "fr")
+    assert i18n.wanted_language() == "fr"
+    french = i18n.load("fr")
+    assert french.gettext("Interrupted.") == "Interrompu."
+    assert i18n.load("en").gettext("Interrupted.") == "Interrupted."
+
+
+def test_cli_speaks_french_by_default() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OSCAR_LANG", "LANG", "LC_ALL", "LANGUAGE")}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run([sys.executable, "-m", "oscar", "list", "/nonexistent"], text=True,
+                            capture_output=True, env=env)
+    assert result.returncode == 2
+    assert re.search(r"^oscar : erreur : Le dossier des sauvegardes /nonexistent n'existe pas\.$",
+                     result.stderr, re.M), result.stderr
+    assert "conseil : " in result.stderr
