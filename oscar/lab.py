@@ -265,8 +265,12 @@ def fill_windows(root: Path, mb: int, rng: random.Random) -> None:
     target = root / "Users/Professeur/Documents" / long_name
     target.write_text("Conseil de classe\n", encoding="utf-8")
     os.link(target, root / "Users/Élève/Documents/lien-dur-compte-rendu.txt")
-    # An alternate data stream, as Windows attaches to downloaded files (Zone.Identifier).
+    # Alternate data streams, as Windows attaches to downloaded files (Zone.Identifier): one on
+    # a hard-linked file, one on a plain file.
     os.setxattr(target, "user.Zone.Identifier", b"[ZoneTransfer]\r\nZoneId=3\r\n")
+    setup = program / "installer-telecharge.exe"
+    setup.write_bytes(b"MZ" + rng.randbytes(4096))
+    os.setxattr(setup, "user.Zone.Identifier", b"[ZoneTransfer]\r\nZoneId=3\r\n")
 
 
 def fill_linux(root: Path, mb: int, rng: random.Random) -> None:

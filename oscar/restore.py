@@ -287,6 +287,9 @@ class Restorer:
                     self.progress.update(value / 100)
 
             run.run(fsarchiver.restore_argv(str(files[0]), device), on_line=on_line)
+            if entry.fstype == "ntfs":
+                # fsarchiver's mkntfs leaves an alternate boot sector ntfsfix calls bad.
+                ntfs.copy_boot_sector_to_backup(device)
         else:
             stages: list[list[str]] = []
             decompress = compression.decompress_argv(entry.compress or "none")

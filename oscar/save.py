@@ -136,6 +136,9 @@ def build_plan(disk: Disk, store: Store, entries: list[PartEntry], opts: SaveOpt
     plan.steps.append(planning.Step("publish", _("Check every file and publish the backup")))
     if opts.method == "raw":
         plan.warnings.append(_("raw images copy every block, used or not"))
+    if any(e.method == "fsarchiver" and e.fstype == "ntfs" for e in entries):
+        plan.warnings.append(_("fsarchiver keeps file times to the second and loses the alternate "
+                               "data streams of NTFS files; ntfsclone keeps everything"))
     return plan
 
 
@@ -315,7 +318,8 @@ class Saver:
                 self.progress.update(value / 100)
 
         run.run(fsarchiver.save_argv(device, str(self.backup.folder / filename),
-                                     self.opts.compress, self.opts.level), on_line=on_line)
+                                     self.opts.compress, self.opts.level, entry.fstype),
+                on_line=on_line)
 
     def _manifest(self) -> Manifest:
         disk = self.disk

@@ -153,6 +153,7 @@ FR = {
     "no filesystem": "pas de système de fichiers",
     "Check every file and publish the backup": "Vérifier chaque fichier et publier la sauvegarde",
     "raw images copy every block, used or not": "les images brutes copient tous les blocs, utilisés ou non",
+    "fsarchiver keeps file times to the second and loses the alternate data streams of NTFS files; ntfsclone keeps everything": "fsarchiver garde l'heure des fichiers à la seconde près et perd les flux de données secondaires (ADS) des fichiers NTFS ; ntfsclone garde tout",
     "Checking the files written...": "Vérification des fichiers écrits...",
     "The backup disk is full ({root}).": "Le disque des sauvegardes est plein ({root}).",
     "Free space (delete an old backup) or use a bigger disk. The older backups are intact.": "Libérez de la place (supprimez une ancienne sauvegarde) ou prenez un disque plus grand. Les sauvegardes précédentes sont intactes.",

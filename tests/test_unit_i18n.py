@@ -8,7 +8,6 @@ import re
 import string
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -21,9 +21,12 @@ def compression_options(compress: str, level: int | None = None) -> list[str]:
     return ["-z0"]
 
 
-def save_argv(device: str, archive: str, compress: str, level: int | None = None) -> list[str]:
-    return ["fsarchiver", "savefs", "-v", f"-j{threads()}", *compression_options(compress, level),
-            archive, device]
+def save_argv(device: str, archive: str, compress: str, level: int | None = None,
+              fstype: str | None = None) -> list[str]:
+    # fsarchiver 0.8 calls its NTFS support "experimental" and wants -x to save NTFS.
+    experimental = ["-x"] if fstype == "ntfs" else []
+    return ["fsarchiver", "savefs", "-v", *experimental, f"-j{threads()}",
+            *compression_options(compress, level), archive, device]
 
 
 def restore_argv(archive: str, device: str) -> list[str]:
