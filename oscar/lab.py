@@ -288,7 +288,10 @@ def fill_linux(root: Path, mb: int, rng: random.Random) -> None:
     (etc / "network").mkdir()
     (etc / "network/interfaces").write_text("auto lo\niface lo inet loopback\n")
     home = root / "home/eleve"
-    _mixed_files(home / "Documents", mb * MIB, rng, "devoir")
+    # Half of the budget is a real system tree (thousands of small files, as /usr is), half
+    # user documents (fewer, bigger files).
+    copied = _system_tree(root, mb * MIB // 2)
+    _mixed_files(home / "Documents", max(mb * MIB - copied, MIB), rng, "devoir")
     os.chown(home, 1000, 1000)
     for path in (home / "Documents").iterdir():
         os.chown(path, 1000, 1000)
@@ -306,6 +309,34 @@ def fill_linux(root: Path, mb: int, rng: random.Random) -> None:
     exe.parent.mkdir(parents=True)
     exe.write_text("#!/bin/sh\necho bonjour\n")
     exe.chmod(0o755)
+
+
+SYSTEM_SOURCES = ("/usr/share/doc", "/usr/lib/python3.11", "/usr/share/locale")
+
+
+def _system_tree(root: Path, budget: int) -> int:
+    """Copy real files of this machine's /usr (with their times and links) up to ``budget``."""
+    copied = 0
+    for source in SYSTEM_SOURCES:
+        for dirpath, dirnames, filenames in os.walk(source):
+            dirnames.sort()
+            rel = Path(dirpath).relative_to("/")
+            (root / rel).mkdir(parents=True, exist_ok=True)
+            for name in sorted(filenames + [d for d in dirnames if os.path.islink(
+                    os.path.join(dirpath, d))]):
+                src = Path(dirpath) / name
+                dst = root / rel / name
+                if dst.exists() or dst.is_symlink():
+                    continue
+                if src.is_symlink():
+                    os.symlink(os.readlink(src), dst)
+                elif src.is_file():
+                    size = src.stat().st_size
+                    if copied + size > budget:
+                        return copied
+                    shutil.copy2(src, dst)
+                    copied += size
+    return copied
 
 
 def snapshot(root: Path, *, mtime_ns: int = 1) -> dict[str, tuple[object, ...]]:

@@ -178,7 +178,7 @@ class Saver:
             if e.method == "fsarchiver":
                 tools.append("fsarchiver")
             elif e.method == "ntfsclone":
-                tools += ["ntfsclone", "ntfs-3g.probe"]
+                tools += ["ntfsclone", "ntfs-3g.probe", "ntfsinfo"]
             else:
                 tools.append(partclone.program(e.fstype or "raw" if e.method != "raw" else "raw"))
             argv = compression.compress_argv(e.compress or "none")

@@ -24,6 +24,7 @@ PACKAGES: dict[str, str] = {
     "ntfs-3g.probe": "ntfs-3g",
     "ntfsresize": "ntfs-3g",
     "ntfsfix": "ntfs-3g",
+    "ntfsinfo": "ntfs-3g",
     "ntfslabel": "ntfs-3g",
     "mkfs.ntfs": "ntfs-3g",
     "partclone.ntfs": "partclone",

@@ -167,8 +167,10 @@ def test_kill_during_save_keeps_previous_backup(lab: LabDisks, moment: str) -> N
     finally:
         proc.kill()
         proc.wait()
-    time.sleep(0.3)  # the children die with OSCAR (PR_SET_PDEATHSIG)
-    assert sh("pgrep", "-f", "partial-victim", check=False).returncode != 0
+    time.sleep(0.5)  # the children die with OSCAR (PR_SET_PDEATHSIG)
+    for pattern in (f"ntfsclone --save-image --output - {lab.model}p1",
+                    f"partclone.extfs -c -s {lab.model}p2", "zstd -T0"):
+        assert sh("pgrep", "-f", pattern, check=False).returncode != 0, f"orphan: {pattern}"
     listing = oscar("list", str(lab.store)).stdout
     assert "victim" in listing and "complete" in listing
     assert "partial" not in listing
@@ -379,6 +381,51 @@ def test_hibernated_windows_refused(lab: LabDisks) -> None:
         sh("ntfs-3g", "-o", "remove_hiberfile", lab.part(lab.model, 1), str(lab.root))
         (lab.root / "hiberfil.sys").unlink(missing_ok=True)
         sh("umount", str(lab.root))
+
+
+def set_ntfs_dirty(device: str) -> None:
+    """Set VOLUME_IS_DIRTY in $Volume (MFT record 3) and in its $MFTMirr copy, as Windows does
+    when it schedules chkdsk or is cut off."""
+    with open(device, "r+b") as fh:
+        boot = fh.read(512)
+        sector = struct.unpack_from("<H", boot, 0x0B)[0]
+        cluster = sector * boot[0x0D]
+        mft, mirror = struct.unpack_from("<QQ", boot, 0x30)
+        per_record = struct.unpack_from("<b", boot, 0x40)[0]
+        record_size = 2 ** -per_record if per_record < 0 else per_record * cluster
+        for lcn in (mft, mirror):
+            base = lcn * cluster + 3 * record_size
+            fh.seek(base)
+            record = bytearray(fh.read(record_size))
+            assert record[:4] == b"FILE"
+            offset = struct.unpack_from("<H", record, 0x14)[0]
+            while True:
+                kind, length = struct.unpack_from("<II", record, offset)
+                assert kind != 0xFFFFFFFF, "no VOLUME_INFORMATION attribute"
+                if kind == 0x70:
+                    value = struct.unpack_from("<H", record, offset + 0x14)[0]
+                    position = offset + value + 0x0A
+                    assert position % sector < sector - 2  # clear of the fixup bytes
+                    flags = struct.unpack_from("<H", record, position)[0]
+                    struct.pack_into("<H", record, position, flags | 1)
+                    break
+                offset += length
+            fh.seek(base)
+            fh.write(record)
+
+
+def test_dirty_windows_refused(lab: LabDisks) -> None:
+    device = lab.part(lab.model, 1)
+    set_ntfs_dirty(device)
+    try:
+        result = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "dirty",
+                       "--yes")
+        assert_refused(result, "not shut down cleanly", "chkdsk")
+        assert result.returncode == 9
+        assert not (lab.store / "dirty").exists()
+    finally:
+        sh("ntfsfix", "--clear-dirty", device)
+    assert "Volume Flags: 0x0000" in sh("ntfsinfo", "-m", device).stdout
 
 
 def test_unsupported_filesystem_offers_raw(lab: LabDisks, blank_disk: Callable[..., str]) -> None:

@@ -172,3 +172,9 @@ def test_raw_mode_has_no_clone_flag() -> None:
     assert "-c" not in partclone.save_argv("raw", "/dev/sda5", "/tmp/l")
     assert "-r" not in partclone.restore_argv("raw", "/dev/sda5", "/tmp/l")
     assert partclone.save_argv("raw", "/dev/sda5", "/tmp/l")[0] == "partclone.dd"
+
+
+def test_volume_flags_parsed() -> None:
+    assert ntfs.parse_volume_flags("\tVolume Flags: 0x0001 DIRTY\n") == 1
+    assert ntfs.parse_volume_flags("\tVolume Flags: 0x0000\n") == 0
+    assert ntfs.parse_volume_flags("Volume is scheduled for check.") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from oscar import run
 from oscar.errors import OscarError
@@ -41,6 +42,15 @@ def state_error(code: int, device: str) -> NtfsNotClean | None:
         _("Check the partition with chkdsk from Windows."))
 
 
+VOLUME_IS_DIRTY = 0x0001
+_FLAGS = re.compile(r"Volume Flags:\s*0x([0-9a-fA-F]+)")
+
+
+def parse_volume_flags(ntfsinfo_output: str) -> int | None:
+    match = _FLAGS.search(ntfsinfo_output)
+    return int(match.group(1), 16) if match else None
+
+
 def check_clean(device: str) -> None:
     """Raise NtfsNotClean if Windows left the volume hibernated, dirty or damaged.
 
@@ -50,6 +60,15 @@ def check_clean(device: str) -> None:
     result = run.run(["ntfs-3g.probe", "--readwrite", device], check=False)
     error = state_error(result.returncode, device)
     if error is not None:
+        raise error
+    # The probe accepts a volume Windows marked dirty (chkdsk scheduled); ntfsclone does not,
+    # and such a volume's contents may be inconsistent. ntfsinfo reads the flag (--force: it
+    # refuses dirty volumes otherwise; it only reads).
+    info = run.run(["ntfsinfo", "--force", "--mft", device], check=False)
+    flags = parse_volume_flags(info.stdout.decode("utf-8", "replace"))
+    if flags is not None and flags & VOLUME_IS_DIRTY:
+        error = state_error(UNCLEAN, device)
+        assert error is not None
         raise error
 
 
