@@ -85,6 +85,9 @@ def render_disk(disk: Disk) -> str:
         marks.append(_("holds the backups"))
     if disk.is_boot_medium:
         marks.append(_("boot medium"))
+    oscar_parts = [p.number for p in disk.partitions if p.label == "OSCAR"]
+    if oscar_parts:
+        marks.append(_("OSCAR partition {n}").format(n=oscar_parts[0]))
     head = (f"{disk.path}  {human_size(disk.size)}  {disk.table_label}  {disk.identity}"
             f"  {disk.model or ''}".rstrip())
     if marks:

@@ -339,13 +339,9 @@ def _system_tree(root: Path, budget: int) -> int:
     return copied
 
 
-def snapshot(root: Path, *, mtime_ns: int = 1) -> dict[str, tuple[object, ...]]:
-    """Everything a restore must keep, per path: content hash, size, mode, owner, mtime, link
-    target, extended attributes (ADS on NTFS), hard-link grouping.
-
-    ``mtime_ns`` is the time resolution compared: fsarchiver's archive format keeps whole
-    seconds only, so its restores are compared at 1 s (documented in docs/store-format.md).
-    """
+def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
+    """Everything a restore must keep, per path: content hash, size, mode, type, owner, mtime
+    (ns), link target, extended attributes (ADS on NTFS), hard-link grouping."""
     result: dict[str, tuple[object, ...]] = {}
     inode_names: dict[int, str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
@@ -377,7 +373,7 @@ def snapshot(root: Path, *, mtime_ns: int = 1) -> dict[str, tuple[object, ...]]:
             if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
                 group = inode_names.setdefault(st.st_ino, rel)
             result[rel] = (content, st.st_size, stat.S_IMODE(st.st_mode), stat.S_IFMT(st.st_mode),
-                           st.st_uid, st.st_gid, st.st_mtime_ns // mtime_ns, link, xattrs, group)
+                           st.st_uid, st.st_gid, st.st_mtime_ns, link, xattrs, group)
     return result
 
 

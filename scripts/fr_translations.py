@@ -21,6 +21,7 @@ FR = {
     "Cancelled; nothing was written.": "Annulé ; rien n'a été écrit.",
     "holds the backups": "contient les sauvegardes",
     "boot medium": "support de démarrage",
+    "OSCAR partition {n}": "partition OSCAR {n}",
     "(mounted)": "(montée)",
     "used": "utilisé",
     "complete": "complète",

@@ -122,9 +122,9 @@ def blank_disk(tmp_path: Path) -> Iterator[object]:
 SECOND = 1_000_000_000
 
 
-def snapshot_partition(device: str, fstype: str, *, mtime_ns: int = 1) -> dict[str, tuple[object, ...]]:
+def snapshot_partition(device: str, fstype: str) -> dict[str, tuple[object, ...]]:
     with mounted(device, fstype, readonly=True) as point:
-        return labmod.snapshot(point, mtime_ns=mtime_ns)
+        return labmod.snapshot(point)
 
 
 def fs_clean(device: str, fstype: str) -> None:
