@@ -12,7 +12,7 @@ demo: setup
 	bash scripts/demo.sh
 
 lint: setup
-	$(PY) -m ruff check oscar tests bench scripts
+	$(PY) -m ruff check oscar tests bench bench/save_restore scripts
 	$(PY) -m mypy
 
 test: setup lint

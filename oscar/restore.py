@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import checksums, probe, run
+from oscar import checksums, methods, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size
 from oscar.engine import compress as compression
@@ -171,24 +171,14 @@ class Restorer:
         return partition_path(self.target.path, number)
 
     def required_tools(self) -> list[str]:
-        tools = []
-        if self.opts.with_table:
-            tools += ["sfdisk", "blockdev", "partx"]
+        needed = ["sfdisk", "blockdev", "partx"] if self.opts.with_table else []
         for e in self.entries:
-            if e.method == "fsarchiver":
-                tools.append("fsarchiver")
-            elif e.method == "ntfsclone":
-                tools.append("ntfsclone")
-            else:
-                tools.append(partclone.program(e.fstype or "raw" if e.method != "raw" else "raw"))
-            argv = compression.decompress_argv(e.compress or "none")
-            if argv:
-                tools.append(argv[0])
-        return tools
+            needed += methods.tools_for(e, saving=False)
+        if any(e.role == "swap" for e in self.man.partitions):
+            needed.append("mkswap")
+        return needed
 
     def run(self) -> None:
-        from oscar import tools
-
         tools.require_all(self.required_tools())
         planning.execute(self.plan, {
             "verify": self._verify,
@@ -298,8 +288,8 @@ class Restorer:
             if entry.method == "ntfsclone":
                 stages.append(ntfsclone.restore_argv(device))
             else:
-                fstype = "raw" if entry.method == "raw" else (entry.fstype or "raw")
-                stages.append(partclone.restore_argv(fstype, device, partclone.logfile()))
+                stages.append(partclone.restore_argv(methods.partclone_fs(entry), device,
+                                                     partclone.logfile()))
             reader = checksums.HashingReader(files, self.sums)
 
             def source() -> object:

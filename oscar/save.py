@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import oscar
+from oscar import methods, probe, run, tools
 from oscar import plan as planning
-from oscar import probe, run
 from oscar.devices import Disk, Partition, human_size
 from oscar.engine import compress as compression
 from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
@@ -169,26 +169,13 @@ class Saver:
         self.table_files: list[str] = []
 
     def required_tools(self) -> list[str]:
-        tools = ["sfdisk"]
-        if self.disk.pttype == "gpt":
-            tools.append("sgdisk")
+        needed = ["sfdisk", "sgdisk"] if self.disk.pttype == "gpt" else ["sfdisk"]
         for e in self.entries:
-            if e.role != "data":
-                continue
-            if e.method == "fsarchiver":
-                tools.append("fsarchiver")
-            elif e.method == "ntfsclone":
-                tools += ["ntfsclone", "ntfs-3g.probe", "ntfsinfo"]
-            else:
-                tools.append(partclone.program(e.fstype or "raw" if e.method != "raw" else "raw"))
-            argv = compression.compress_argv(e.compress or "none")
-            if argv:
-                tools.append(argv[0])
-        return tools
+            if e.role == "data":
+                needed += methods.tools_for(e, saving=True)
+        return needed
 
     def run(self) -> Path:
-        from oscar import tools
-
         tools.require_all(self.required_tools())
         for entry in self.entries:
             if entry.role == "data" and entry.fstype == "ntfs":
@@ -287,7 +274,7 @@ class Saver:
             reader = ntfsclone.save_argv(device)
             parse = ntfsclone.ProgressParser()
         else:
-            fstype = "raw" if entry.method == "raw" else (entry.fstype or "raw")
+            fstype = methods.partclone_fs(entry)
             filename = partclone.image_name(entry.name, fstype, suffix)
             reader = partclone.save_argv(fstype, device, logfile)
             parse = partclone.parse_percent  # type: ignore[assignment]

@@ -169,7 +169,7 @@ def test_kill_during_save_keeps_previous_backup(lab: LabDisks, moment: str) -> N
         proc.wait()
     time.sleep(0.5)  # the children die with OSCAR (PR_SET_PDEATHSIG)
     for pattern in (f"ntfsclone --save-image --output - {lab.model}p1",
-                    f"partclone.extfs -c -s {lab.model}p2", "zstd -T0"):
+                    f"partclone.extfs -c -a0 -s {lab.model}p2", "zstd -T0"):
         assert sh("pgrep", "-f", pattern, check=False).returncode != 0, f"orphan: {pattern}"
     listing = oscar("list", str(lab.store)).stdout
     assert "victim" in listing and "complete" in listing

@@ -119,8 +119,8 @@ def test_table_end_and_keeps() -> None:
 
 
 def test_argv_builders() -> None:
-    assert partclone.save_argv("ext4", "/dev/sda2", "/tmp/l")[:5] == [
-        "partclone.extfs", "-c", "-s", "/dev/sda2", "-o"]
+    assert partclone.save_argv("ext4", "/dev/sda2", "/tmp/l")[:6] == [
+        "partclone.extfs", "-c", "-a0", "-s", "/dev/sda2", "-o"]
     assert partclone.restore_argv("ntfs", "/dev/sdb1", "/tmp/l")[:6] == [
         "partclone.ntfs", "-r", "-s", "-", "-o", "/dev/sdb1"]
     assert partclone.image_name("sda2", "ext4", "zst") == "sda2.ext4-ptcl-img.zst"

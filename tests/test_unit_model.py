@@ -134,3 +134,16 @@ def test_backup_names() -> None:
 def test_progress_line() -> None:
     line = render_line("partition 1 (ntfs)", 0.5, 1_000_000_000, 10.0)
     assert "50.0%" in line and "50.0 MB/s" in line and "0:00:10 / 0:00:10" in line
+
+
+def test_tools_named_before_work_starts() -> None:
+    from oscar.methods import tools_for
+
+    def entry(fs: str, method: str, comp: str | None) -> PartEntry:
+        return PartEntry(1, "sda1", 0, GB, fs, None, None, None, "data", method, comp, ["x"])
+
+    assert tools_for(entry("ntfs", "ntfsclone", "zstd"), saving=True) == [
+        "ntfsclone", "ntfs-3g.probe", "ntfsinfo", "zstd"]
+    assert tools_for(entry("ntfs", "partclone", "gzip"), saving=False) == ["partclone.ntfs", "pigz"]
+    assert tools_for(entry("ext4", "fsarchiver", None), saving=True) == ["fsarchiver"]
+    assert tools_for(entry("xyz", "raw", "none"), saving=True) == ["partclone.dd"]

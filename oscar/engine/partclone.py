@@ -31,7 +31,11 @@ def supports(fstype: str | None) -> bool:
 
 def save_argv(fstype: str, device: str, logfile: str) -> list[str]:
     # partclone.dd copies bytes as they are: with -c it writes nothing at all (0.3.23).
-    mode = [] if fstype == "raw" else ["-c"]
+    # -a0: no per-block CRC32 in the image. partclone's CRC code costs half the time of a save
+    # on 2 cores (bench/save_restore: ext4 4.2 s -> 2.3 s, same size) and is redundant here:
+    # OSCAR checks B2SUMS, zstd's frame checksums and the stream's hash before and while
+    # writing. Clonezilla's partclone restores such images (the header says "no checksum").
+    mode = [] if fstype == "raw" else ["-c", "-a0"]
     return [program(fstype), *mode, "-s", device, "-o", "-", "-z", str(BUFFER), "-L", logfile]
 
 
