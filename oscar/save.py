@@ -39,9 +39,11 @@ class SaveOptions:
 def auto_method(fstype: str) -> tuple[str, str]:
     """The method bench/save_restore measured best for ``fstype``, and why (logged)."""
     if fstype == "ntfs":
-        return "ntfsclone", "NTFS: ntfsclone, block-exact, saves as fast as partclone and restores fastest (bench/save_restore)"
+        return "ntfsclone", ("NTFS: ntfsclone, block-exact, saves as fast as partclone and "
+                             "restores fastest (bench/save_restore)")
     if partclone.supports(fstype):
-        return "partclone", f"{fstype}: partclone images the used blocks, block-exact, keeps every time and attribute"
+        return "partclone", (f"{fstype}: partclone images the used blocks, block-exact, keeps "
+                             "every time and attribute")
     return "fsarchiver", f"{fstype}: no block imager, fsarchiver saves it file by file"
 
 
