@@ -239,7 +239,7 @@ def test_store_partition_refused(lab: LabDisks, blank_disk: Callable[..., str]) 
                  "--yes")
     assert four.returncode == 0, four.stderr
     shutil.move(str(other_store / "p4"), str(lab.store / "p4"))
-    before = hash_device(lab.part(lab.model, 4)) if False else None  # mounted rw: compare files
+    # The store is mounted read-write here, so its bytes may move (atime); its backups may not.
     listing_before = sorted(p.name for p in lab.store.iterdir())
     result = oscar("restore", "--disk", lab.model, "--store", str(lab.store), "--name", "p4",
                    "--parts", "4", "--yes")
@@ -247,7 +247,7 @@ def test_store_partition_refused(lab: LabDisks, blank_disk: Callable[..., str]) 
     with_table = restore(lab, lab.model, "p4")
     assert_refused(with_table, "holds the backups")
     assert sorted(p.name for p in lab.store.iterdir()) == listing_before
-    assert before is None
+    assert oscar("verify", str(lab.store / "base"), "--quick").returncode == 0
     shutil.rmtree(lab.store / "p4")
 
 
@@ -270,10 +270,10 @@ def test_whole_disk_restore_refused_when_it_would_move_the_store(
     sh("mkfs.ext4", "-q", "-F", lab.part(other, 1))
     point = tmp_path / "o"
     point.mkdir()
-    sh("mount", lab.part(other, 2) if False else lab.part(other, 1), str(point))
+    sh("mount", lab.part(other, 1), str(point))
     try:
         shutil.copytree(lab.store / "base", point / "base")
-        before = hash_device(lab.part(other, 1)) if False else sorted(os.listdir(point))
+        before = sorted(os.listdir(point))
         result = oscar("restore", "--disk", other, "--store", str(point), "--name", "base",
                        "--with-table", "--yes")
         assert_refused(result, "would move or resize partition 1")
