@@ -8,7 +8,7 @@ from pathlib import Path
 
 from oscar import checksums, methods, probe, run, tools
 from oscar import plan as planning
-from oscar.devices import Disk, Partition, human_size
+from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import compress as compression
 from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
 from oscar.errors import TargetRefused, UsageError
@@ -17,7 +17,7 @@ from oscar.manifest import Manifest, PartEntry
 from oscar.progress import Progress
 from oscar.save import store_partition_names
 from oscar.store import Store
-from oscar.verify import check_checksums, check_headers
+from oscar.verify import check_headers, check_integrity
 
 log = logging.getLogger("oscar.restore")
 FSARCHIVER_MARGIN = 1.1  # a file-level restore needs the data plus filesystem overhead
@@ -166,8 +166,6 @@ class Restorer:
         return plan
 
     def _part_path(self, number: int) -> str:
-        from oscar.devices import partition_path
-
         return partition_path(self.target.path, number)
 
     def required_tools(self) -> list[str]:
@@ -237,13 +235,7 @@ class Restorer:
         step.writes = part.path
 
     def _verify(self, step: planning.Step) -> None:
-        self.sums = check_checksums(self.folder, self.progress)
-        for name in self.man.all_files:
-            if name not in self.sums:
-                from oscar.errors import BackupInvalid
-
-                raise BackupInvalid(_("{file} is not covered by {sums}.").format(
-                    file=name, sums=checksums.FILE), _("The backup is damaged."))
+        self.sums = check_integrity(self.folder, self.man, self.progress)
         infos = check_headers(self.folder, self.man, self.sums)
         for entry in self.entries:
             info = infos.get(entry.number)

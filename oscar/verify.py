@@ -162,16 +162,24 @@ def _check_raw_length(stages: list[list[str]], source: Iterator[bytes], entry: P
             file=name, have=length, need=entry.size), _("The backup is damaged; use another copy."))
 
 
-def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Manifest:
-    man = manifest.load(folder)
-    if man.state != "complete":
-        raise BackupInvalid(_("The backup {name} is not complete.").format(name=man.name),
-                            _("Save it again."))
+def check_integrity(folder: Path, man: Manifest,
+                    progress: Progress | None = None) -> dict[str, str]:
+    """What every restore checks before its first write: all checksums, every file the manifest
+    names covered by them, every image header sane. Returns the sums."""
     sums = check_checksums(folder, progress)
     for name in man.all_files:
         if name not in sums:
             raise BackupInvalid(_("{file} is not covered by {sums}.").format(
                 file=name, sums=checksums.FILE), _("The backup is damaged."))
+    return sums
+
+
+def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Manifest:
+    man = manifest.load(folder)
+    if man.state != "complete":
+        raise BackupInvalid(_("The backup {name} is not complete.").format(name=man.name),
+                            _("Save it again."))
+    sums = check_integrity(folder, man, progress)
     check_headers(folder, man, sums)
     if deep:
         for entry in man.imaged:

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   # the tools OSCAR drives
   fsarchiver partclone ntfs-3g fdisk gdisk parted util-linux mount e2fsprogs dosfstools mtools
-  zstd pigz attr psmisc
+  zstd pigz attr psmisc procps coreutils
   # the Python runtime the boot image ships
   python3 python3-venv python3-pip python3-urwid python3-pyudev python3-parted
   python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin

@@ -366,21 +366,27 @@ def test_missing_tool_named_with_its_package(lab: LabDisks) -> None:
     assert not (lab.store / "x").exists()
 
 
-def test_hibernated_windows_refused(lab: LabDisks) -> None:
+def assert_windows_save_refused(lab: LabDisks, name: str, *words: str) -> None:
+    """Saving the model is refused as an unclean Windows (exit 9), and no backup appears."""
+    result = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", name, "--yes")
+    assert_refused(result, *words)
+    assert result.returncode == 9
+    assert not (lab.store / name).exists()
+
+
+def test_hibernated_windows_refused(lab: LabDisks, tmp_path: Path) -> None:
     from oscar.engine.mount import mounted
 
     with mounted(lab.part(lab.model, 1), "ntfs") as win:
         (win / "hiberfil.sys").write_bytes(b"HIBR" + b"\0" * 8188)
     try:
-        result = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "hib",
-                       "--yes")
-        assert_refused(result, "hibernated", "fast startup")
-        assert result.returncode == 9
-        assert not (lab.store / "hib").exists()
+        assert_windows_save_refused(lab, "hib", "hibernated", "fast startup")
     finally:
-        sh("ntfs-3g", "-o", "remove_hiberfile", lab.part(lab.model, 1), str(lab.root))
-        (lab.root / "hiberfil.sys").unlink(missing_ok=True)
-        sh("umount", str(lab.root))
+        point = tmp_path / "win"
+        point.mkdir()
+        sh("ntfs-3g", "-o", "remove_hiberfile", lab.part(lab.model, 1), str(point))
+        (point / "hiberfil.sys").unlink(missing_ok=True)
+        sh("umount", str(point))
 
 
 def set_ntfs_dirty(device: str) -> None:
@@ -418,11 +424,7 @@ def test_dirty_windows_refused(lab: LabDisks) -> None:
     device = lab.part(lab.model, 1)
     set_ntfs_dirty(device)
     try:
-        result = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "dirty",
-                       "--yes")
-        assert_refused(result, "not shut down cleanly", "chkdsk")
-        assert result.returncode == 9
-        assert not (lab.store / "dirty").exists()
+        assert_windows_save_refused(lab, "dirty", "not shut down cleanly", "chkdsk")
     finally:
         sh("ntfsfix", "--clear-dirty", device)
     assert "Volume Flags: 0x0000" in sh("ntfsinfo", "-m", device).stdout
