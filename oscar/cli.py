@@ -165,9 +165,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise UsageError(_("No backup at {path}.").format(path=folder),
                          _("Give the backup's folder: STORE/NAME ('oscar list STORE')."))
-    man = verify(folder, TerminalProgress(), deep=not args.quick)
-    print(_("Backup {name} verified: every checksum matches and every image decodes.").format(
-        name=man.name))
+    report = verify(folder, TerminalProgress(), deep=not args.quick)
+    name = report.manifest.name
+    if not report.not_decoded:
+        print(_("Backup {name} verified: every checksum matches and every image decodes.").format(
+            name=name))
+    else:
+        print(_("Backup {name} verified: every checksum matches.").format(name=name))
+        for file, why in sorted(report.not_decoded.items()):
+            print(_("  {file}: not decoded ({why})").format(file=file, why=why))
     return 0
 
 
@@ -185,8 +191,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return 0
     confirm(restorer.plan, args.yes,
             _("Everything on these partitions will be replaced. Type 'oui' (yes) to continue:"))
-    restorer.run()
+    log_path = restorer.run()
     print(_("Restore of '{name}' onto {disk} complete.").format(name=args.name, disk=disk.path))
+    print(_("Log: {path}").format(path=log_path))
     return 0
 
 

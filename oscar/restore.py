@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import checksums, methods, probe, run, tools
+from oscar import checksums, methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import compress as compression
@@ -176,15 +177,28 @@ class Restorer:
             needed.append("mkswap")
         return needed
 
-    def run(self) -> None:
+    def run(self) -> Path:
+        """Execute the plan; returns the log file kept under the backup's logs/ folder."""
         tools.require_all(self.required_tools())
-        planning.execute(self.plan, {
-            "verify": self._verify,
-            "write-table": self._write_table,
-            "restore-part": self._restore_part,
-            "make-swap": self._make_swap,
-            "prepare-store": self._prepare_store,
-        }, self._guard)
+        log_path = oplog.restore_log_path(self.folder, self.target.name)
+        with oplog.logging_to(log_path):
+            log.info("restoring '%s' (%s) onto %s (%s), parts %s, with table: %s",
+                     self.man.name, self.folder, self.target.path, self.target.identity,
+                     [e.number for e in self.entries], self.opts.with_table)
+            try:
+                planning.execute(self.plan, {
+                    "verify": self._verify,
+                    "write-table": self._write_table,
+                    "restore-part": self._restore_part,
+                    "make-swap": self._make_swap,
+                    "prepare-store": self._prepare_store,
+                }, self._guard)
+            except BaseException as exc:
+                log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
+                raise
+            log.info("restore complete")
+        oplog.fsync_quietly(log_path)
+        return log_path
 
     def _current(self) -> Disk:
         """The confirmed disk, found again by identity (its /dev name may have changed)."""
@@ -279,17 +293,18 @@ class Restorer:
                 stages.append(decompress)
             if entry.method == "ntfsclone":
                 stages.append(ntfsclone.restore_argv(device))
-            else:
-                stages.append(partclone.restore_argv(methods.partclone_fs(entry), device,
-                                                     partclone.logfile()))
             reader = checksums.HashingReader(files, self.sums)
 
-            def source() -> object:
+            def source() -> Iterator[bytes]:
                 for chunk in reader:
                     self.progress.update(reader.done / total)
                     yield chunk
 
-            run.pipeline(stages, source=source())  # type: ignore[arg-type]
+            with partclone.logfile() as logfile:
+                if entry.method != "ntfsclone":
+                    stages.append(partclone.restore_argv(methods.partclone_fs(entry), device,
+                                                         logfile))
+                run.pipeline(stages, source=source())
             if entry.method == "partclone" and entry.fstype == "ntfs":
                 ntfs.copy_boot_sector_to_backup(device)
         self.progress.finish()

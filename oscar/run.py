@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -29,6 +30,14 @@ log = logging.getLogger("oscar.run")
 LineCallback = Callable[[str], None]
 CHUNK = 1 << 20
 TAIL_LINES = 15
+# A tool's last line is often a progress line, printed after the message that says what went
+# wrong (fsarchiver: "...(): cannot restore file X, file is corrupt", then 200 more files).
+# The first line that looks like a problem is the one the user needs.
+PROBLEM = re.compile(r"corrupt|cannot|can't|error|fail|no space|denied|invalid|not found|"
+                     r"bad |abort", re.IGNORECASE)
+NOT_PROBLEM = re.compile(r"^-\[\d+\]\[|Elapsed:|current block:|errors?[:=]\s*0\b|"
+                         r"files with errors:\.*regfiles=0, directories=0")
+SOURCE_PREFIX = re.compile(r"^[\w./-]+\.c#\d+,\w+\(\):\s*")  # fsarchiver's "file.c#12,func(): "
 
 
 @dataclass
@@ -70,6 +79,7 @@ class _StderrReader(threading.Thread):
         self.stream = stream
         self.on_line = on_line
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.problems: list[str] = []
         self.everything: list[str] = []
 
     def run(self) -> None:
@@ -90,6 +100,8 @@ class _StderrReader(threading.Thread):
         if not line:
             return
         self.tail.append(line)
+        if len(self.problems) < 5 and PROBLEM.search(line) and not NOT_PROBLEM.search(line):
+            self.problems.append(SOURCE_PREFIX.sub("", line))
         if len(self.everything) < 5000:
             self.everything.append(line)
         if self.on_line is not None:
@@ -99,9 +111,14 @@ class _StderrReader(threading.Thread):
                 log.exception("progress callback failed")
 
 
-def _failure(argv: list[str], code: int, tail: str) -> CommandFailed:
+def _failure(argv: list[str], code: int, reader: _StderrReader) -> CommandFailed:
     name = os.path.basename(argv[0])
-    last = tail.strip().splitlines()[-1] if tail.strip() else ""
+    tail = "\n".join(reader.tail)
+    if reader.problems:
+        last = reader.problems[0]
+        tail = "\n".join([*(p for p in reader.problems if p not in reader.tail), tail])
+    else:
+        last = tail.strip().splitlines()[-1] if tail.strip() else ""
     return CommandFailed(
         _("{name} failed (exit code {code}): {last}").format(name=name, code=code, last=last),
         _("The full command and its messages are in the log."),
@@ -143,9 +160,9 @@ def run(
     reader.join()
     stderr = "\n".join(reader.everything)
     if proc.returncode != 0:
-        log.info("exit %s: %s", proc.returncode, "\n".join(reader.tail))
+        log.info("exit %s: %s", proc.returncode, "\n".join([*reader.problems, *reader.tail]))
         if check:
-            raise _failure(full, proc.returncode, "\n".join(reader.tail))
+            raise _failure(full, proc.returncode, reader)
     return Result(full, proc.returncode, out or b"", stderr)
 
 
@@ -252,9 +269,9 @@ def pipeline(
         return
     own = [i for i in failed if codes[i] not in (-signal.SIGPIPE, 128 + signal.SIGPIPE)]
     index = own[0] if own else failed[0]
-    tail = "\n".join(readers[index].tail)
-    log.info("pipeline stage %d failed with %s: %s", index, codes[index], tail)
-    raise _failure(resolved[index], codes[index], tail)
+    failure = _failure(resolved[index], codes[index], readers[index])
+    log.info("pipeline stage %d failed with %s: %s", index, codes[index], failure.stderr_tail)
+    raise failure
 
 
 def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import oscar
-from oscar import methods, probe, run, tools
+from oscar import methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size
 from oscar.engine import compress as compression
@@ -184,11 +184,7 @@ class Saver:
                 ntfs.check_clean(self._device(entry.number))
         with self.store.writing(self.opts.name) as backup:
             self.backup = backup
-            handler = logging.FileHandler(backup.folder / LOG_NAME, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-            root = logging.getLogger("oscar")
-            root.addHandler(handler)
-            try:
+            with oplog.logging_to(backup.folder / LOG_NAME):
                 log.info("saving %s (%s) into %s", self.disk.path, self.disk.identity, backup.folder)
                 planning.execute(self.plan, {
                     "save-table": self._save_table,
@@ -196,9 +192,6 @@ class Saver:
                     "record-swap": self._record_swap,
                     "publish": lambda step: None,
                 }, self._guard)
-            finally:
-                root.removeHandler(handler)
-                handler.close()
             manifest = self._manifest()
             self.progress.message(_("Checking the files written..."))
             return backup.publish(manifest)
@@ -267,10 +260,13 @@ class Saver:
         return st.f_bavail * st.f_frsize < 4 * 1024 * 1024
 
     def _save_block(self, entry: PartEntry, device: str) -> None:
+        with partclone.logfile() as logfile:
+            self._save_block_logged(entry, device, logfile)
+
+    def _save_block_logged(self, entry: PartEntry, device: str, logfile: str) -> None:
         assert self.backup is not None
         comp = entry.compress or "none"
         suffix = compression.SUFFIX[comp]
-        logfile = partclone.logfile()
         if entry.method == "ntfsclone":
             filename = ntfsclone.image_name(entry.name, suffix)
             reader = ntfsclone.save_argv(device)
@@ -293,7 +289,11 @@ class Saver:
                 if value is not None:
                     self.progress.update(value / 100)
 
-        run.pipeline(stages, sink=sink, on_line=on_line)
+        try:
+            run.pipeline(stages, sink=sink, on_line=on_line)
+        except BaseException:
+            sink.abandon()
+            raise
         sink.close()
 
     def _save_fsarchiver(self, entry: PartEntry, device: str) -> None:

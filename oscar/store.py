@@ -14,8 +14,10 @@ import errno
 import fcntl
 import logging
 import os
+import queue
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +188,7 @@ class PartialBackup:
         self.name = name
         self.folder = folder
         self.sums: dict[str, str] = {}  # hashes taken while writing, checked after flushing
+        self.read_back: set[str] = set()  # files already read back from the disk and matched
 
     def open_sink(self, filename: str) -> ImageSink:
         return ImageSink(self, filename)
@@ -197,6 +200,9 @@ class PartialBackup:
             final_sums: dict[str, str] = {}
             for path in sorted(self.folder.iterdir()):
                 if path.name == checksums.FILE:
+                    continue
+                if path.name in self.read_back:
+                    final_sums[path.name] = self.sums[path.name]
                     continue
                 _fsync_file(path)
                 digest = checksums.hash_file(path, drop_cache=True)
@@ -234,6 +240,10 @@ class PartialBackup:
             raise _store_error(exc, self.store.root) from exc
 
 
+def _read_block(fd: int, size: int, offset: int) -> bytes:
+    return os.pread(fd, size, offset)
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -243,17 +253,35 @@ def _fsync_file(path: Path) -> None:
 
 
 class ImageSink:
-    """Receives an image's bytes from a pipeline, writes them and hashes them on the way."""
+    """Receives an image's bytes from a pipeline, writes them, hashes them on the way, and reads
+    them back from the disk while the pipeline goes on.
+
+    Every VERIFY_STEP bytes the written range is flushed to the disk, its pages are dropped from
+    the cache and a thread reads it back and hashes it: the image is checked against what the
+    disk really holds, and that costs no time at the end (the compressor is the bottleneck;
+    reading back at the end cost ~1 s per 190 MB on the bench machine).
+    """
+
+    VERIFY_STEP = 64 << 20
 
     def __init__(self, backup: PartialBackup, filename: str) -> None:
         self.backup = backup
         self.filename = filename
         self.digest = checksums.new_hash()
         self.written = 0
+        self.flushed = 0
+        self._ranges: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        self._read_digest = checksums.new_hash()
+        self._read_error: BaseException | None = None
+        path = backup.folder / filename
         try:
-            self.fh = (backup.folder / filename).open("wb")
+            self.fh = path.open("wb")
+            self._read_fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
             raise _store_error(exc, backup.store.root) from exc
+        self._reader = threading.Thread(target=self._read_back, daemon=True,
+                                        name=f"read-back {filename}")
+        self._reader.start()
 
     def __call__(self, chunk: bytes) -> None:
         try:
@@ -262,12 +290,68 @@ class ImageSink:
             raise _store_error(exc, self.backup.store.root) from exc
         self.digest.update(chunk)
         self.written += len(chunk)
+        if self.written - self.flushed >= self.VERIFY_STEP:
+            self._flush_range()
+
+    def _flush_range(self) -> None:
+        """Hand the bytes written since the last call to the read-back thread. The flush to the
+        disk happens there, so the pipeline never waits for the disk here."""
+        try:
+            self.fh.flush()
+        except OSError as exc:
+            raise _store_error(exc, self.backup.store.root) from exc
+        self._ranges.put((self.flushed, self.written))
+        self.flushed = self.written
+
+    def _read_back(self) -> None:
+        try:
+            while (item := self._ranges.get()) is not None:
+                position, end = item
+                # Linux syncs a file through any descriptor; then the range's pages are clean
+                # and can be dropped, so the reads below come from the disk.
+                os.fdatasync(self._read_fd)
+                os.posix_fadvise(self._read_fd, position, end - position, os.POSIX_FADV_DONTNEED)
+                while position < end:
+                    block = _read_block(self._read_fd, min(checksums.CHUNK, end - position),
+                                        position)
+                    if not block:
+                        raise OSError(errno.EIO, "short read", self.filename)
+                    self._read_digest.update(block)
+                    position += len(block)
+        except BaseException as exc:
+            self._read_error = exc
+            while self._ranges.get() is not None:  # let close() finish
+                pass
 
     def close(self) -> None:
         try:
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
+            if self.written > self.flushed or self.written == 0:
+                self._flush_range()
             self.fh.close()
         except OSError as exc:
+            self.abandon()
             raise _store_error(exc, self.backup.store.root) from exc
-        self.backup.sums[self.filename] = self.digest.hexdigest()
+        except BaseException:
+            self.abandon()
+            raise
+        self._ranges.put(None)
+        self._reader.join()
+        os.close(self._read_fd)
+        written = self.digest.hexdigest()
+        if self._read_error is not None or self._read_digest.hexdigest() != written:
+            log.error("read-back of %s: %s", self.filename, self._read_error or "digest differs")
+            raise BackupInvalid(
+                _("{file} differs on the disk from what was written.").format(file=self.filename),
+                _("The backup disk may be failing; use another one."))
+        self.backup.sums[self.filename] = written
+        self.backup.read_back.add(self.filename)
+
+    def abandon(self) -> None:
+        """Stop the read-back and close the files (the pipeline failed; the partial folder is
+        removed by the store)."""
+        self._ranges.put(None)
+        self._reader.join()
+        with contextlib.suppress(OSError):
+            self.fh.close()
+        with contextlib.suppress(OSError):
+            os.close(self._read_fd)

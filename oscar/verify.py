@@ -7,12 +7,15 @@ Used by ``oscar verify`` (deep: each image is decoded by its own tool) and befor
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oscar import checksums, manifest, run
+from oscar.devices import human_size
 from oscar.engine import compress as compression
-from oscar.engine import fsarchiver, imagehdr, ntfsclone, partclone
+from oscar.engine import fsarchiver, imagehdr, ntfsclone, partclone, scratch
 from oscar.errors import BackupInvalid, CommandFailed
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
@@ -118,8 +121,7 @@ def deep_check(folder: Path, entry: PartEntry, sums: dict[str, str],
     name = entry.files[0]
     try:
         if entry.method == "fsarchiver":
-            run.run(fsarchiver.archinfo_argv(str(files[0])))
-            on_fraction(1.0)
+            _trial_restore(files[0], entry, on_fraction)
             return
         stages: list[list[str]] = []
         decompress = compression.decompress_argv(entry.compress or "none")
@@ -136,14 +138,42 @@ def deep_check(folder: Path, entry: PartEntry, sums: dict[str, str],
         if entry.method == "raw":
             _check_raw_length(stages, source(), entry, name)
             return
-        if entry.method == "ntfsclone":
-            stages.append(ntfsclone.check_argv())
-        else:
-            stages.append(partclone.check_argv(partclone.logfile()))
-        run.pipeline(stages, source=source())
+        with partclone.logfile() as logfile:
+            stages.append(ntfsclone.check_argv() if entry.method == "ntfsclone"
+                          else partclone.check_argv(logfile))
+            run.pipeline(stages, source=source())
     except CommandFailed as exc:
         raise BackupInvalid(_("{file} cannot be decoded: {why}").format(file=name, why=exc.message),
                             _("The backup is damaged; use another copy.")) from exc
+
+
+def _trial_restore(archive: Path, entry: PartEntry, on_fraction: Callable[[float], None]) -> None:
+    """fsarchiver checks its per-file checksums only while restoring: restore into a scratch
+    device (a sparse file in the temp folder or beside the backups, never a disk of the PC)."""
+    run.run(fsarchiver.archinfo_argv(str(archive)))
+    data = entry.used or entry.size
+    folder = scratch.pick_folder([Path(tempfile.gettempdir()), archive.parent.parent], data)
+    if folder is None:
+        raise NotDecoded(_("no folder has {need} free for a trial restore").format(
+            need=human_size(int(data * 1.1) + scratch.MARGIN)))
+
+    def on_line(line: str) -> None:
+        value = fsarchiver.parse_percent(line)
+        if value is not None:
+            on_fraction(value / 100)
+
+    with scratch.device(entry.size, folder) as device:
+        log.info("trial restore of %s into %s (scratch in %s)", archive.name, device, folder)
+        run.run(fsarchiver.restore_argv(str(archive), device), on_line=on_line)
+    on_fraction(1.0)
+
+
+class NotDecoded(Exception):
+    """An image whose checksums match but that could not be decoded here (and why)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 def _check_raw_length(stages: list[list[str]], source: Iterator[bytes], entry: PartEntry,
@@ -174,18 +204,34 @@ def check_integrity(folder: Path, man: Manifest,
     return sums
 
 
-def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Manifest:
+@dataclass
+class Report:
+    manifest: Manifest
+    decoded: list[str] = field(default_factory=list)
+    not_decoded: dict[str, str] = field(default_factory=dict)  # file → why
+
+
+def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Report:
     man = manifest.load(folder)
     if man.state != "complete":
         raise BackupInvalid(_("The backup {name} is not complete.").format(name=man.name),
                             _("Save it again."))
     sums = check_integrity(folder, man, progress)
     check_headers(folder, man, sums)
-    if deep:
-        for entry in man.imaged:
-            if entry.role != "data":
-                continue
-            progress.start(_("decode {file}").format(file=entry.files[0]), entry.stored)
+    report = Report(man)
+    for entry in man.imaged:
+        if entry.role != "data":
+            continue
+        if not deep:
+            report.not_decoded[entry.files[0]] = _("quick check")
+            continue
+        progress.start(_("decode {file}").format(file=entry.files[0]), entry.stored)
+        try:
             deep_check(folder, entry, sums, progress.update)
-            progress.finish()
-    return man
+        except NotDecoded as exc:
+            log.warning("%s not decoded: %s", entry.files[0], exc.why)
+            report.not_decoded[entry.files[0]] = exc.why
+        else:
+            report.decoded.append(entry.files[0])
+        progress.finish()
+    return report

@@ -81,6 +81,9 @@ def test_damaged_image_detected_before_writing(lab: LabDisks, blank_disk: Callab
     before = hash_device(target)
     assert_refused(restore(lab, target, folder.name), image.name)
     assert hash_device(target) == before
+    # The refused restore left its reason in the backup's log folder.
+    failed = [p.read_text() for p in (folder / "logs").glob("restore-*.log")]
+    assert len(failed) == 1 and "restore failed" in failed[0] and image.name in failed[0]
     verify = oscar("verify", str(folder))
     assert_refused(verify, image.name)
 
@@ -122,6 +125,31 @@ def test_crafted_header_refused(lab: LabDisks, blank_disk: Callable[..., str]) -
     assert_refused(restore(lab, target, "crafted"), "invalid header")
     assert hash_device(target) == before
     assert_refused(oscar("verify", str(folder), "--quick"), "invalid header")
+
+
+# 3b. fsarchiver checks its own per-file checksums only while restoring: verify restores the
+# archive into a scratch device, so damage that B2SUMS cannot see (resealed) is still found.
+def test_damaged_fsarchiver_archive_found_by_trial_restore(lab: LabDisks) -> None:
+    saved = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "fsa-ok",
+                  "--parts", "2", "--method", "fsarchiver", "--yes")
+    assert saved.returncode == 0, saved.stderr
+    attached_before = sh("losetup", "-a").stdout
+    good = oscar("verify", str(lab.store / "fsa-ok"))
+    assert good.returncode == 0, good.stderr
+    assert "every image decodes" in good.stdout
+    folder = lab.store / "fsa-bad"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(lab.store / "fsa-ok", folder)
+    archive = next(folder.glob("*.fsa"))
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    archive.write_bytes(bytes(data))
+    reseal(folder)
+    bad = oscar("verify", str(folder))
+    assert_refused(bad, archive.name, "corrupt")
+    # The scratch device is gone and so is its file.
+    assert sh("losetup", "-a").stdout == attached_before
+    assert not list(Path("/tmp").glob(".oscar-scratch-*")) and not list(lab.store.glob(".oscar-*"))
 
 
 def sh_bytes(argv: list[str]) -> bytes:

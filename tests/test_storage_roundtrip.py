@@ -101,6 +101,14 @@ def test_round_trip_onto_blank_disk(lab: LabDisks, combo: str, blank_disk: objec
         result = oscar("restore", "--disk", target, "--store", str(lab.store), "--name", name,
                        "--with-table", "--yes")
         assert result.returncode == 0, result.stderr
+        # The restore's log is kept in the backup (logs/), names every command that wrote the
+        # disk, and does not make the backup fail its verification.
+        logs = sorted((lab.store / name / "logs").glob("restore-*.log"))
+        assert len(logs) == 1 and str(logs[0]) in result.stdout
+        text = logs[0].read_text()
+        assert "sfdisk" in text and target in text and "restore complete" in text
+        assert ("ntfsclone --restore-image" in text) == (combo == "default")
+        assert oscar("verify", "--quick", str(lab.store / name)).returncode == 0
     else:
         first = oscar("restore", "--disk", target, "--store", str(lab.store), "--name", f"{name}-p1",
                       "--with-table", "--yes")

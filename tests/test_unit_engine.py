@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+import logging
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 
-from oscar.engine import compress, fsarchiver, imagehdr, ntfs, ntfsclone, partclone, ptable
-from oscar.errors import BackupInvalid, TargetRefused
+from oscar import oplog, run
+from oscar.engine import compress, fsarchiver, imagehdr, ntfs, ntfsclone, partclone, ptable, scratch
+from oscar.errors import BackupInvalid, CommandFailed, TargetRefused
 from oscar.probe import parse_blkid_export, parse_dumpe2fs_used, parse_ntfsresize_used, parse_sfdisk_json
 
 pytestmark = pytest.mark.unit
@@ -123,6 +127,11 @@ def test_argv_builders() -> None:
         "partclone.extfs", "-c", "-a0", "-s", "/dev/sda2", "-o"]
     assert partclone.restore_argv("ntfs", "/dev/sdb1", "/tmp/l")[:6] == [
         "partclone.ntfs", "-r", "-s", "-", "-o", "/dev/sdb1"]
+    # A refresh of 1 s: partclone's runs last a multiple of it (see partclone.UI_REFRESH).
+    for argv in (partclone.save_argv("ext4", "/dev/sda2", "/tmp/l"),
+                 partclone.restore_argv("ext4", "/dev/sda2", "/tmp/l"),
+                 partclone.check_argv("/tmp/l")):
+        assert argv[argv.index("-f") + 1] == "1"
     assert partclone.image_name("sda2", "ext4", "zst") == "sda2.ext4-ptcl-img.zst"
     assert partclone.image_name("sda5", "raw", "gz") == "sda5.dd-ptcl-img.gz"
     assert ntfsclone.save_argv("/dev/sda1") == ["ntfsclone", "--save-image", "--output", "-",
@@ -178,3 +187,50 @@ def test_volume_flags_parsed() -> None:
     assert ntfs.parse_volume_flags("\tVolume Flags: 0x0001 DIRTY\n") == 1
     assert ntfs.parse_volume_flags("\tVolume Flags: 0x0000\n") == 0
     assert ntfs.parse_volume_flags("Volume is scheduled for check.") is None
+
+
+def test_partclone_log_removed_and_summarised(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="oscar")
+    with partclone.logfile() as path:
+        Path(path).write_text("Partclone v0.3.23\rElapsed: 00:00:01, Completed: 5%\n"
+                              "Cloned successfully.\n")
+    assert not Path(path).exists()
+    assert "Cloned successfully." in caplog.text and "Elapsed" not in caplog.text
+
+
+def test_restore_log_falls_back_when_the_backup_refuses_it(tmp_path: Path) -> None:
+    backup = tmp_path / "base"
+    backup.mkdir()
+    when = datetime.datetime(2026, 11, 26, 8, 30, 5)
+    first = oplog.restore_log_path(backup, "sda", when, fallbacks=(tmp_path / "var",))
+    assert first == backup / "logs" / "restore-20261126-083005-sda.log" and first.exists()
+    assert oplog.restore_logs(backup) == [first]
+    # A store where logs/ cannot be made (read-only medium; here a file in the way, since the
+    # tests run as root and root ignores permissions): the next writable place is used.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "logs").write_text("")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    second = oplog.restore_log_path(other, "sdb", when, fallbacks=(blocker / "sub", tmp_path / "var"))
+    assert second == tmp_path / "var" / "restore-20261126-083005-sdb.log" and second.exists()
+    assert oplog.restore_logs(other) == []
+    with pytest.raises(OSError):
+        oplog.restore_log_path(other, "sdc", when, fallbacks=(blocker / "sub",))
+
+
+def test_failure_names_the_problem_line_not_the_last_progress_line() -> None:
+    script = ("echo 'oper_restore.c#869,extract(): cannot restore file /a, file is corrupt' >&2; "
+              "for i in 1 2 3; do echo '-[00][ 99%][REGFILEM] /etc/hosts' >&2; done; exit 1")
+    with pytest.raises(CommandFailed) as caught:
+        run.run(["sh", "-c", script])
+    assert caught.value.message.endswith("cannot restore file /a, file is corrupt")
+    assert caught.value.returncode == 1
+    with pytest.raises(CommandFailed) as plain:
+        run.run(["sh", "-c", "echo first >&2; echo 'the last words' >&2; exit 2"])
+    assert plain.value.message.endswith("the last words")
+
+
+def test_scratch_folder_needs_room_for_the_data(tmp_path: Path) -> None:
+    assert scratch.pick_folder([tmp_path / "missing", tmp_path], 1 << 20) == tmp_path
+    assert scratch.pick_folder([tmp_path], 1 << 60) is None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from oscar import checksums
+from oscar import checksums, store
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.errors import BackupInvalid, TargetRefused, UsageError
 from oscar.manifest import Manifest, PartEntry
@@ -147,3 +148,37 @@ def test_tools_named_before_work_starts() -> None:
     assert tools_for(entry("ntfs", "partclone", "gzip"), saving=False) == ["partclone.ntfs", "pigz"]
     assert tools_for(entry("ext4", "fsarchiver", None), saving=True) == ["fsarchiver"]
     assert tools_for(entry("xyz", "raw", "none"), saving=True) == ["partclone.dd"]
+
+
+def _sink(tmp_path: Path, name: str) -> tuple[store.PartialBackup, store.ImageSink]:
+    backup = store.PartialBackup(store.Store(tmp_path), "b", tmp_path)
+    sink = backup.open_sink(name)
+    sink.VERIFY_STEP = 1 << 20  # several read-back ranges for a few MiB
+    return backup, sink
+
+
+def test_image_sink_reads_back_what_it_wrote(tmp_path: Path) -> None:
+    backup, sink = _sink(tmp_path, "img")
+    data = os.urandom(5 << 20)
+    for i in range(0, len(data), 300_000):
+        sink(data[i:i + 300_000])
+    sink.close()
+    assert (tmp_path / "img").read_bytes() == data
+    assert backup.sums["img"] == checksums.hash_file(tmp_path / "img") and "img" in backup.read_back
+
+
+def test_image_sink_refuses_a_disk_that_returns_other_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The disk gives back one flipped bit in the third MiB (what a failing disk or cable does).
+    def flaky(fd: int, size: int, offset: int) -> bytes:
+        block = bytearray(os.pread(fd, size, offset))
+        if offset <= (2 << 20) < offset + len(block):
+            block[(2 << 20) - offset] ^= 1
+        return bytes(block)
+
+    monkeypatch.setattr(store, "_read_block", flaky)
+    backup, sink = _sink(tmp_path, "img")
+    sink(os.urandom(4 << 20))
+    with pytest.raises(BackupInvalid, match="differs on the disk"):
+        sink.close()
+    assert "img" not in backup.sums
