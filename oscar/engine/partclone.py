@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 # blkid's type → partclone's program suffix.
 PROGRAM = {
@@ -27,11 +28,24 @@ _PROGRESS_NOISE = ("Elapsed:", "current block:", "Remaining:")
 log = logging.getLogger("oscar.partclone")
 
 
+LOG_PREFIX = "oscar-partclone-"
+
+
+def _remove_stale_logs() -> None:
+    """Logs of OSCAR processes that were killed before they could remove them."""
+    for path in Path(tempfile.gettempdir()).glob(f"{LOG_PREFIX}*.log"):
+        pid = path.name[len(LOG_PREFIX):].split("-", 1)[0].split(".", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
 @contextlib.contextmanager
 def logfile() -> Iterator[str]:
     """A log file for one partclone run (it insists on one it can open, not /dev/null). Its
     messages, without the progress lines, go to OSCAR's log; the file is then removed."""
-    fd, path = tempfile.mkstemp(prefix="oscar-partclone-", suffix=".log")
+    _remove_stale_logs()
+    fd, path = tempfile.mkstemp(prefix=f"{LOG_PREFIX}{os.getpid()}-", suffix=".log")
     os.close(fd)
     try:
         yield path
