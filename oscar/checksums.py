@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from oscar import cancel
 from oscar.errors import BackupInvalid
 from oscar.i18n import _
 
@@ -29,6 +30,7 @@ def hash_file(path: Path, *, drop_cache: bool = False) -> str:
         if drop_cache:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         while True:
+            cancel.check()
             block = os.read(fd, CHUNK)
             if not block:
                 break
@@ -90,6 +92,7 @@ class HashingReader:
             digest = new_hash()
             with path.open("rb") as fh:
                 while block := fh.read(CHUNK):
+                    cancel.check()
                     digest.update(block)
                     self.done += len(block)
                     yield block

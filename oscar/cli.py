@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -217,6 +218,38 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from oscar.tui.main import main as tui_main
+
+    return tui_main(restaure=args.restaure, store=args.store)
+
+
+def cmd_password(args: argparse.Namespace) -> int:
+    from oscar import config as configuration
+
+    current = configuration.load()
+    if args.remove:
+        current.password_hash = None
+        where = configuration.save(current)
+        print(_("Password removed from {path}.").format(path=where))
+        return 0
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        if not sys.stdin.isatty():
+            raise UsageError(_("No terminal to type the password on."),
+                             _("Use --stdin to read it from standard input."))
+        password = getpass.getpass(_("New password: "))
+        if getpass.getpass(_("Again: ")) != password:
+            raise UsageError(_("The two passwords differ."), _("Type the same password twice."))
+    if len(password) < 4:
+        raise UsageError(_("The password is too short."), _("Use at least 4 characters."))
+    current.password_hash = configuration.hash_password(password)
+    where = configuration.save(current)
+    print(_("Password set in {path} (only its PBKDF2 hash is stored).").format(path=where))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oscar", description=_(
         "OSCAR: save, restore and deploy the PCs of a school."))
@@ -263,6 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("tui", help=_("the OSCAR menu"))
+    p.add_argument("--restaure", action="store_true",
+                   help=_("restore this PC's newest backup, then reboot (for everyone)"))
+    p.add_argument("--store", help=_("backup folder (default: the PC's OSCAR partition)"))
+    p.set_defaults(func=cmd_tui)
+
+    p = sub.add_parser("password", help=_("set the password of the menu and the boot entries"))
+    p.add_argument("--stdin", action="store_true", help=_("read the password from standard input"))
+    p.add_argument("--remove", action="store_true", help=_("remove the password"))
+    p.set_defaults(func=cmd_password)
 
     p = sub.add_parser("lab", help=_("the virtual classroom of loop-device disks"))
     labsub = p.add_subparsers(dest="lab_cmd", required=True)

@@ -57,9 +57,12 @@ class Plan:
 Handler = Callable[[Step], None]
 
 
-def execute(plan: Plan, handlers: dict[str, Handler], guard: Callable[[Step], None]) -> None:
+def execute(plan: Plan, handlers: dict[str, Handler], guard: Callable[[Step], None],
+            on_step: Callable[[int, int, str], None] | None = None) -> None:
     for number, step in enumerate(plan.steps, 1):
         log.info("step %d/%d: %s (%s)", number, len(plan.steps), step.action, step.label)
+        if on_step is not None:
+            on_step(number, len(plan.steps), step.label)
         if step.writes:
             guard(step)
         handlers[step.action](step)

@@ -12,6 +12,7 @@ from typing import Protocol, TextIO
 
 
 class Progress(Protocol):
+    def step(self, number: int, total: int, label: str) -> None: ...
     def start(self, label: str, total: int | None) -> None: ...
     def update(self, fraction: float) -> None: ...
     def finish(self) -> None: ...
@@ -49,6 +50,9 @@ class TerminalProgress:
         self.last_step = -1
         self.last_draw = 0.0
         self.fraction = 0.0
+
+    def step(self, number: int, total: int, label: str) -> None:
+        pass  # the plan was printed before; each step's bar names its partition
 
     def start(self, label: str, total: int | None) -> None:
         self.label, self.total = label, total
@@ -90,7 +94,11 @@ class NullProgress:
     def __init__(self) -> None:
         self.messages: list[str] = []
         self.labels: list[str] = []
+        self.steps: list[tuple[int, int, str]] = []
         self.last = 0.0
+
+    def step(self, number: int, total: int, label: str) -> None:
+        self.steps.append((number, total, label))
 
     def start(self, label: str, total: int | None) -> None:
         self.labels.append(label)

@@ -192,7 +192,7 @@ class Restorer:
                     "restore-part": self._restore_part,
                     "make-swap": self._make_swap,
                     "prepare-store": self._prepare_store,
-                }, self._guard)
+                }, self._guard, self.progress.step)
             except BaseException as exc:
                 log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
                 raise

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO
 
+from oscar import cancel
 from oscar.errors import CommandFailed
 from oscar.i18n import _
 from oscar.tools import require
@@ -139,6 +140,7 @@ def run(
 ) -> Result:
     """Run one command to completion."""
     full = _resolve(argv)
+    cancel.check()
     log.info("run: %s", shlex.join(full))
     proc = subprocess.Popen(
         full,
@@ -148,8 +150,11 @@ def run(
         env=_env(),
         preexec_fn=_die_with_parent,
     )
+    cancel.started(proc)
     assert proc.stderr is not None
     reader = _StderrReader(proc.stderr, on_line)
+    # communicate() would read stderr too, racing the reader thread for its lines: hide it.
+    proc.stderr = None
     reader.start()
     try:
         out, _unused = proc.communicate(input=input, timeout=timeout)
@@ -157,7 +162,11 @@ def run(
         proc.kill()
         proc.wait()
         raise
+    finally:
+        cancel.finished(proc)
     reader.join()
+    if proc.returncode != 0:
+        cancel.check()
     stderr = "\n".join(reader.everything)
     if proc.returncode != 0:
         log.info("exit %s: %s", proc.returncode, "\n".join([*reader.problems, *reader.tail]))
@@ -187,6 +196,7 @@ def pipeline(
     first for a reason of its own (not a broken pipe caused by another stage).
     """
     resolved = [_resolve(argv) for argv in stages]
+    cancel.check()
     log.info("pipeline: %s", " | ".join(shlex.join(a) for a in resolved))
     procs: list[subprocess.Popen[bytes]] = []
     readers: list[_StderrReader] = []
@@ -209,6 +219,7 @@ def pipeline(
                 prev_out.close()  # the child holds it now; we must not keep the pipe open
             prev_out = proc.stdout if not last else None
             procs.append(proc)
+            cancel.started(proc)
             assert proc.stderr is not None
             callback: LineCallback | None = None
             if on_line is not None:
@@ -259,9 +270,14 @@ def pipeline(
         for proc in procs:
             proc.wait()
         raise
+    finally:
+        for proc in procs:
+            cancel.finished(proc)
     if feed_error:
         raise feed_error[0]
     codes = [p.returncode for p in procs]
+    if any(codes):
+        cancel.check()
     for argv, proc in zip(resolved, procs, strict=True):
         log.debug("exit %s: %s", proc.returncode, argv[0])
     failed = [i for i, c in enumerate(codes) if c != 0]
@@ -281,3 +297,10 @@ def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
                 proc.kill()
             except ProcessLookupError:
                 pass
+
+
+def interactive(argv: list[str]) -> int:
+    """A program that takes the terminal (the shell of the Tools menu); returns its exit code."""
+    full = _resolve(argv)
+    log.info("interactive: %s", shlex.join(full))
+    return subprocess.call(full)

@@ -191,7 +191,7 @@ class Saver:
                     "save-part": self._save_part,
                     "record-swap": self._record_swap,
                     "publish": lambda step: None,
-                }, self._guard)
+                }, self._guard, self.progress.step)
             manifest = self._manifest()
             self.progress.message(_("Checking the files written..."))
             return backup.publish(manifest)

@@ -25,6 +25,8 @@ PACKAGES: dict[str, str] = {
     "ntfsresize": "ntfs-3g",
     "ntfsfix": "ntfs-3g",
     "ntfsinfo": "ntfs-3g",
+    "ntfscat": "ntfs-3g",
+    "debugfs": "e2fsprogs",
     "ntfslabel": "ntfs-3g",
     "mkfs.ntfs": "ntfs-3g",
     "partclone.ntfs": "partclone",

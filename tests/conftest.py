@@ -31,13 +31,13 @@ def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProc
     return subprocess.run(list(argv), check=check, text=True, capture_output=True, **kw)  # type: ignore[call-overload]
 
 
-def oscar(*args: str, env: dict[str, str] | None = None,
-          timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def oscar(*args: str, env: dict[str, str] | None = None, timeout: int = 600,
+          stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, in English, as a technician would."""
     full_env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "oscar", *args], text=True, capture_output=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, input=stdin)
 
 
 def hash_device(path: str) -> str:

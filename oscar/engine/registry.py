@@ -74,3 +74,14 @@ def read_string(hive: Path, path: str, key: str) -> str | None:
     if not value:
         return None
     return str(h.value_string(value))
+
+
+def read_dword(hive: Path, path: str, key: str) -> int | None:
+    h = hivex.Hivex(str(hive))
+    node = h.root()
+    for part in path.split("\\"):
+        node = h.node_get_child(node, part)
+        if not node:
+            return None
+    value = h.node_get_value(node, key)
+    return int(h.value_dword(value)) if value else None

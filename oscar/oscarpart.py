@@ -1,0 +1,73 @@
+"""The PC's hidden OSCAR partition (ext4, label OSCAR): found among the disks, mounted as the
+backup store for the menu and for "restaure"."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from oscar import run
+from oscar.devices import Disk, Partition
+from oscar.errors import UsageError
+from oscar.i18n import _
+from oscar.store import Entry, Store
+
+log = logging.getLogger("oscar.oscarpart")
+LABEL = "OSCAR"
+MOUNT_ROOT = Path("/run/oscar")
+
+
+def is_oscar_partition(part: Partition) -> bool:
+    return part.label == LABEL and part.fstype in ("ext4", "ext3", "ext2")
+
+
+def find(disks: list[Disk]) -> tuple[Disk, Partition] | None:
+    """The OSCAR partition of the PC: on a disk that is not the boot medium (the USB key has
+    its own); the first one when several disks have one."""
+    for disk in disks:
+        if disk.is_boot_medium:
+            continue
+        for part in disk.partitions:
+            if is_oscar_partition(part):
+                return disk, part
+    return None
+
+
+def mount_point(part: Partition) -> Path:
+    return MOUNT_ROOT / f"store-{part.name}"
+
+
+def mounted_at(part: Partition) -> Path | None:
+    return Path(part.mountpoints[0]) if part.mountpoints else None
+
+
+def mount(part: Partition) -> Path:
+    """Mount the OSCAR partition read-write (restores write their log there) and return where;
+    an existing mount is reused."""
+    current = mounted_at(part)
+    if current is not None:
+        return current
+    point = mount_point(part)
+    point.mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(point):
+        run.run(["mount", "-t", part.fstype or "ext4", part.path, str(point)])
+    return point
+
+
+def newest_backup(store: Store, identity: str | None = None) -> Entry | None:
+    """The newest complete backup, preferring those saved from the disk ``identity``."""
+    usable = [e for e in store.entries() if e.state == "complete" and e.manifest is not None]
+    if identity is not None:
+        own = [e for e in usable if e.manifest and e.manifest.source.get("identity") == identity]
+        usable = own or usable
+    usable.sort(key=lambda e: e.manifest.created if e.manifest else "", reverse=True)
+    return usable[0] if usable else None
+
+
+def require(disks: list[Disk]) -> tuple[Disk, Partition]:
+    found = find(disks)
+    if found is None:
+        raise UsageError(_("This PC has no OSCAR partition."),
+                         _("Prepare the disk with an OSCAR partition, or use a USB backup disk."))
+    return found

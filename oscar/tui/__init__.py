@@ -1,0 +1,1 @@
+"""The OSCAR menu (urwid): views that show plain data, flows that call the engine."""

@@ -1,0 +1,129 @@
+"""What each menu item does: the registry the menus' ``action`` names resolve in."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import deque
+from collections.abc import Callable
+
+from oscar import menus, run
+from oscar.errors import OscarError
+from oscar.i18n import _
+from oscar.tui import widgets
+from oscar.tui.app import Screen, log_path
+from oscar.tui.context import Context
+from oscar.tui.restore_flow import RestoreFlow
+from oscar.tui.save_flow import SaveFlow
+
+Action = Callable[[Context, menus.Item], None]
+# Items whose engine comes with a later issue: they show their help and say so plainly.
+NOT_YET = {
+    "deploy": "deployment",
+    "prepare-disk": "disk preparation",
+    "usb-disk": "disque_usb",
+    "personalise": "OSCAR_déploie",
+    "grub": "GRUB installation",
+}
+
+
+def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = None) -> None:
+    tree = menus.load()
+    menu = tree[menu_id]
+    rows = []
+    for item in menu.items:
+        merged = {**(params or {}), **item.params}
+        rows.append(widgets.MenuRow(item.label, item.summary,
+                                    functools.partial(choose, ctx, item, merged), item.help))
+    ctx.app.push(Screen(menu.title if menu_id != menus.ROOT_MENU else "OSCAR",
+                        widgets.menu_screen("", rows), help_text=""))
+
+
+def choose(ctx: Context, item: menus.Item, params: dict[str, object]) -> None:
+    if item.submenu:
+        open_menu(ctx, item.submenu, params)
+        return
+    assert item.action is not None
+    ACTIONS[item.action](ctx, menus.Item(item.key, item.label_id, item.summary_id, item.help_id,
+                                         item.action, None, params))
+
+
+def save(ctx: Context, item: menus.Item) -> None:
+    SaveFlow(ctx).start()
+
+
+def restore(ctx: Context, item: menus.Item) -> None:
+    RestoreFlow(ctx).start()
+
+
+def show_help(ctx: Context, item: menus.Item) -> None:
+    ctx.app.push(Screen(item.label, widgets.text_screen(item.help, [(_("Back"), ctx.app.pop)])))
+
+
+def not_yet(ctx: Context, item: menus.Item) -> None:
+    text = item.help + "\n\n" + _("{what} is not available yet in this version of OSCAR.").format(
+        what=item.label)
+    ctx.app.push(Screen(item.label, widgets.text_screen(text, [(_("Back"), ctx.app.pop)],
+                                                        style="body")))
+
+
+def logs(ctx: Context, item: menus.Item) -> None:
+    path = log_path()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            lines = list(deque(fh, maxlen=300))
+    except OSError:
+        lines = [_("No log yet ({path}).").format(path=path)]
+    body = widgets.MenuList([widgets.Row("", line.rstrip("\n"), lambda: None, width=0)
+                             for line in lines] or [])
+    if lines:
+        body.set_focus(len(lines) - 1)
+    ctx.app.push(Screen(_("Logs"), body, help_text=path))
+
+
+def shell(ctx: Context, item: menus.Item) -> None:
+    app = ctx.app
+    if app.loop is None:
+        return
+    app.loop.screen.stop()
+    try:
+        print(_("Type exit to come back to the OSCAR menu."))
+        run.interactive([os.environ.get("SHELL") or "/bin/bash"])
+    finally:
+        app.loop.screen.start()
+        app.redraw()
+
+
+def _power(ctx: Context, item: menus.Item, argv_of: Callable[[], list[str]], question: str) -> None:
+    app = ctx.app
+
+    def yes() -> None:
+        try:
+            run.run(argv_of())
+        except OscarError as exc:
+            app.error(exc)
+            return
+        if app.loop is not None:
+            app.exit()
+
+    app.push(Screen(item.label, widgets.confirm_screen(question, "", yes, app.pop)))
+
+
+def reboot(ctx: Context, item: menus.Item) -> None:
+    _power(ctx, item, lambda: ctx.app.config.reboot_command, _("Restart the PC now?"))
+
+
+def poweroff(ctx: Context, item: menus.Item) -> None:
+    _power(ctx, item, lambda: ctx.app.config.poweroff_command, _("Shut the PC down now?"))
+
+
+ACTIONS: dict[str, Action] = {
+    "save": save,
+    "restore": restore,
+    "show-help": show_help,
+    "logs": logs,
+    "shell": shell,
+    "reboot": reboot,
+    "poweroff": poweroff,
+    **{name: not_yet for name in NOT_YET},
+}

@@ -1,0 +1,46 @@
+"""What the flows share: the app, the configuration, and where the backups are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from oscar import oscarpart, probe
+from oscar.devices import Disk, human_size
+from oscar.i18n import _
+from oscar.store import Store
+from oscar.tui.app import App
+
+
+@dataclass
+class Context:
+    app: App
+    store_path: Path | None = None  # --store, or the config's store; None: the OSCAR partition
+
+    def store(self, disks: list[Disk] | None = None) -> Store:
+        """The backup store, mounting the PC's OSCAR partition when none was given."""
+        if self.store_path is None:
+            disks = disks if disks is not None else probe.probe_all(with_usage=False)
+            _disk, part = oscarpart.require(disks)
+            self.store_path = oscarpart.mount(part)
+        store = Store(self.store_path)
+        store.check_exists()
+        return store
+
+    def disks(self) -> list[Disk]:
+        paths = [str(self.store_path)] if self.store_path else []
+        return probe.probe_all(store_paths=paths)
+
+
+def disk_line(disk: Disk) -> tuple[str, str]:
+    marks = []
+    if disk.holds_store:
+        marks.append(_("holds the backups"))
+    if disk.is_boot_medium:
+        marks.append(_("boot medium"))
+    parts = ", ".join(f"{p.number}:{p.fstype or '-'}" for p in disk.partitions) or _("no partition")
+    summary = f"{human_size(disk.size):>9} {disk.table_label:<4} {disk.model or disk.identity}"
+    summary += f"  [{parts}]"
+    if marks:
+        summary += " (" + ", ".join(marks) + ")"
+    return disk.name, summary

@@ -1,0 +1,85 @@
+"""`oscar tui`: the menu, or restaure mode (--restaure, or oscar=restaure on the kernel line)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import urwid
+
+from oscar import config as configuration
+from oscar.i18n import _
+from oscar.tui import actions, widgets
+from oscar.tui.app import App, Screen
+from oscar.tui.context import Context
+from oscar.tui.restaure import RestaureFlow
+
+CMDLINE = "/proc/cmdline"
+
+
+def restaure_requested(cmdline: str) -> bool:
+    """The boot menu's "restaure" entry passes oscar=restaure to the kernel."""
+    return "oscar=restaure" in cmdline.split()
+
+
+def kernel_cmdline() -> str:
+    try:
+        return Path(os.environ.get("OSCAR_CMDLINE", CMDLINE)).read_text()
+    except OSError:
+        return ""
+
+
+def build(app: App, *, restaure: bool, store: str | None) -> object:
+    """Put the first screen on ``app``; returns the flow object (tests drive it)."""
+    if restaure:
+        flow = RestaureFlow(app, store)
+        flow.start()
+        return flow
+    ctx = Context(app, Path(store) if store else (Path(app.config.store) if app.config.store
+                                                   else None))
+
+    def open_main() -> None:
+        app.stack.clear()
+        actions.open_menu(ctx, "main")
+
+    if app.config.password_hash:
+        ask_password(app, app.config.password_hash, open_main)
+    else:
+        open_main()
+    return ctx
+
+
+def ask_password(app: App, hashed: str, then: object) -> None:
+    edit = urwid.Edit(_("Password: "), mask="*")
+    status = urwid.Text("")
+
+    def check() -> None:
+        if configuration.check_password(edit.get_edit_text(), hashed):
+            then()  # type: ignore[operator]
+        else:
+            edit.set_edit_text("")
+            status.set_text(("error", _("Wrong password.")))
+
+    class Entry(urwid.WidgetWrap):  # type: ignore[misc]
+        def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+            if key == "enter":
+                check()
+                return None
+            return self._w.keypress(size, key)  # type: ignore[no-any-return]
+
+    pile = urwid.Pile([urwid.Text(_("The OSCAR menu is protected by a password.")),
+                       urwid.Divider(), Entry(edit), status])
+    app.push(Screen(_("Password"), urwid.Filler(pile, valign="top"), on_back=lambda: None,
+                    keys=_("Enter: confirm")))
+
+
+def main(*, restaure: bool = False, store: str | None = None) -> int:
+    config = configuration.load()
+    restaure = restaure or restaure_requested(kernel_cmdline())
+    app = App(config)
+    build(app, restaure=restaure, store=store)
+    app.run()
+    return 0
+
+
+__all__ = ["main", "build", "widgets"]

@@ -1,0 +1,142 @@
+"""Restauration: backup (newest first) → target disk → partitions → plan → confirm (a whole-disk
+restore asks to type the disk's name) → progress → result."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from oscar.devices import Disk, human_size
+from oscar.errors import OscarError
+from oscar.i18n import _
+from oscar.restore import RestoreOptions, Restorer
+from oscar.store import Entry, Store
+from oscar.tui import widgets
+from oscar.tui.app import Screen
+from oscar.tui.context import Context, disk_line
+from oscar.tui.save_flow import _NoProgress
+
+
+def backup_line(entry: Entry) -> tuple[str, str]:
+    m = entry.manifest
+    if m is None:
+        return entry.name, f"{entry.state} {entry.problem}"
+    date = m.created[:16].replace("T", " ")
+    parts = ",".join(str(p.number) for p in m.partitions if p.role == "data")
+    state = "" if entry.usable else f"  ({entry.state})"
+    source = m.source.get("identity", "?")
+    return entry.name, f"{date}  {human_size(m.stored_bytes):>9}  [{parts}]  {source}{state}"
+
+
+def newest_first(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: e.manifest.created if e.manifest else "", reverse=True)
+
+
+class RestoreFlow:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.app = ctx.app
+        self.depth = len(self.app.stack)
+        self.store: Store | None = None
+        self.entry: Entry | None = None
+        self.target: Disk | None = None
+
+    def start(self) -> None:
+        try:
+            self.store = self.ctx.store()
+            entries = newest_first(self.store.entries())
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        if not entries:
+            self.app.message(_("Restore"), _("No backup in {root}.").format(root=self.store.root))
+            return
+        rows = []
+        for entry in entries:
+            name, summary = backup_line(entry)
+            rows.append(widgets.MenuRow(name, summary, functools.partial(self.choose_backup, entry),
+                                        _("Date, size, saved partitions, source disk.")))
+        self.app.push(Screen(_("Restore"), widgets.menu_screen(
+            _("Which backup do you want to restore? (newest first)"), rows, width=22)))
+
+    def choose_backup(self, entry: Entry) -> None:
+        if not entry.usable or entry.manifest is None or entry.state != "complete":
+            self.app.message(_("Restore"), _("The backup '{name}' is not usable ({state}).").format(
+                name=entry.name, state=entry.state) + ("\n" + entry.problem if entry.problem else ""))
+            return
+        self.entry = entry
+        try:
+            disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        source = entry.manifest.source.get("identity")
+        disks.sort(key=lambda d: d.identity != source)  # the disk it was saved from first
+        rows = []
+        for disk in disks:
+            label, summary = disk_line(disk)
+            if disk.identity == source:
+                summary = _("(saved from this disk) ") + summary
+            rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
+                                        _("The disk the backup is written onto.")))
+        self.app.push(Screen(_("Target disk"), widgets.menu_screen(
+            _("Restore '{name}' onto which disk?").format(name=entry.name), rows, width=10)))
+
+    def choose_disk(self, disk: Disk) -> None:
+        assert self.entry is not None and self.entry.manifest is not None
+        self.target = disk
+        data = [p for p in self.entry.manifest.partitions if p.role == "data"]
+        rows = [(f"{p.number}  {p.fstype or '-':<6} {p.label or '-':<12} {human_size(p.size):>9} "
+                 f"({p.method})", True, _("Checked partitions are restored.")) for p in data]
+        rows.append((_("Also write the saved partition table (whole disk)"), not disk.partitions,
+                     _("Rewrites the partition table first: every partition of the disk is "
+                       "replaced, except the one holding the backups.")))
+
+        def done(states: list[bool]) -> None:
+            numbers = [p.number for p, s in zip(data, states[:-1], strict=True) if s]
+            if numbers:
+                self.plan(numbers, states[-1])
+
+        widget, _boxes = widgets.checklist_screen(
+            _("Partitions to restore onto {disk}:").format(disk=disk.path), rows, done)
+        self.app.push(Screen(_("Partitions"), widget))
+
+    def plan(self, numbers: list[int], with_table: bool) -> None:
+        assert self.entry is not None and self.target is not None and self.store is not None
+        parts = None if with_table else numbers
+        if with_table and self.entry.manifest and len(numbers) != len(
+                [p for p in self.entry.manifest.partitions if p.role == "data"]):
+            parts = numbers
+        try:
+            restorer = Restorer(self.target, self.store,
+                                RestoreOptions(self.entry.name, parts, with_table), _NoProgress())
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        typed = self.target.name if with_table else None
+        question = (_("Everything on this disk will be replaced (except the backups).")
+                    if with_table else _("Everything on these partitions will be replaced."))
+        self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
+            restorer.plan.render(), question, lambda: self.execute(restorer), self.app.pop,
+            typed=typed)))
+
+    def execute(self, restorer: Restorer) -> None:
+        def work(progress: Any) -> Any:
+            restorer.progress = progress
+            return restorer.run()
+
+        self.app.run_task(_("Restoring onto {disk}").format(disk=restorer.target.path), work,
+                          self.done, self.failed,
+                          _("Cancel the restore? The partitions being written will be unusable "
+                            "until a restore completes."))
+
+    def done(self, log_file: Any) -> None:
+        self.app.back_to(self.depth)
+        assert self.entry is not None and self.target is not None
+        self.app.message(_("Restore"), _("Restore of '{name}' onto {disk} complete.").format(
+            name=self.entry.name, disk=self.target.path) + "\n" + _("Log: {path}").format(
+            path=log_file), style="ok")
+
+    def failed(self, exc: BaseException) -> None:
+        self.app.back_to(self.depth)
+        self.app.error(exc)

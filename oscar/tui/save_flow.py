@@ -1,0 +1,142 @@
+"""Sauvegarde: disk → partitions → method and compression → name → plan → confirm → progress."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from typing import Any
+
+from oscar import computername
+from oscar.devices import Disk, human_size
+from oscar.engine.compress import COMPRESSORS
+from oscar.errors import OscarError
+from oscar.i18n import _
+from oscar.save import METHODS, SaveOptions, Saver, store_partition_names
+from oscar.store import Store
+from oscar.tui import widgets
+from oscar.tui.app import Screen
+from oscar.tui.context import Context, disk_line
+
+
+def default_name(disk: Disk, today: datetime.date | None = None) -> str:
+    """Date + the computer's name (from Windows' registry or /etc/hostname), else the model."""
+    day = (today or datetime.date.today()).isoformat()
+    name = computername.of_disk(disk) or (disk.model or disk.name)
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.")
+    return f"{day}-{cleaned or disk.name}"[:100]
+
+
+class SaveFlow:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.app = ctx.app
+        self.depth = len(self.app.stack)
+        self.store: Store | None = None
+        self.disk: Disk | None = None
+        self.parts: list[int] = []
+        self.method = "auto"
+        self.compress = "zstd"
+
+    def start(self) -> None:
+        try:
+            self.store = self.ctx.store()
+            disks = [d for d in self.ctx.disks() if not d.is_boot_medium and d.partitions]
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        if not disks:
+            self.app.message(_("Save"), _("No disk with partitions to save was found."))
+            return
+        rows = []
+        for disk in disks:
+            label, summary = disk_line(disk)
+            rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
+                                        _("Save this disk's partitions.")))
+        self.app.push(Screen(_("Save"), widgets.menu_screen(
+            _("Which disk do you want to save?"), rows, width=10),
+            help_text=_("Choose the disk of the PC to save. The disk OSCAR started from is "
+                        "not listed.")))
+
+    def choose_disk(self, disk: Disk) -> None:
+        assert self.store is not None
+        self.disk = disk
+        skip = store_partition_names(self.store)
+        rows = []
+        numbers = []
+        for p in disk.partitions:
+            if p.name in skip or p.is_swap:
+                continue
+            checked = p.known_fs and not (p.label == "OSCAR")
+            used = f" {_('used')} {human_size(p.used)}" if p.used else ""
+            rows.append((f"{p.number}  {p.fstype or '-':<6} {p.label or '-':<12} "
+                         f"{human_size(p.size):>9}{used}", checked,
+                         _("Checked partitions are saved; swap is recorded, not saved.")))
+            numbers.append(p.number)
+
+        def done(states: list[bool]) -> None:
+            self.parts = [n for n, s in zip(numbers, states, strict=True) if s]
+            if not self.parts:
+                return
+            self.options()
+
+        widget, _boxes = widgets.checklist_screen(
+            _("Partitions of {disk} to save (space: check or uncheck):").format(disk=disk.path),
+            rows, done)
+        self.app.push(Screen(_("Partitions"), widget))
+
+    def options(self) -> None:
+        assert self.disk is not None
+        fields = [
+            widgets.Field("method", _("Method"), self.method,
+                          [(m, m if m != "auto" else _("auto (the fastest for each filesystem)"))
+                           for m in METHODS if m != "raw"]),
+            widgets.Field("compress", _("Compression"), self.compress,
+                          [(c, c) for c in COMPRESSORS]),
+            widgets.Field("name", _("Backup name"), default_name(self.disk)),
+        ]
+        self.app.push(Screen(_("Options"), widgets.form_screen(
+            _("Method, compression and name of the backup:"), fields, self.plan),
+            help_text=_("auto: ntfsclone for NTFS, partclone for ext4 and the other known "
+                        "filesystems, fsarchiver otherwise. zstd compresses fast and well.")))
+
+    def plan(self, values: dict[str, str]) -> None:
+        assert self.disk is not None and self.store is not None
+        self.method, self.compress = values["method"], values["compress"]
+        opts = SaveOptions(values["name"].strip(), self.parts, self.method, self.compress)
+        try:
+            saver = Saver(self.disk, self.store, opts, _NoProgress())
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        if (self.store.root / opts.name).exists():
+            saver.plan.warnings.append(_("the backup '{name}' exists and will be replaced once "
+                                         "the new one is complete").format(name=opts.name))
+        self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
+            saver.plan.render(), _("Start the save?"), lambda: self.execute(saver),
+            self.app.pop)))
+
+    def execute(self, saver: Saver) -> None:
+        def work(progress: Any) -> Any:
+            saver.progress = progress
+            return saver.run()
+
+        self.app.run_task(_("Saving {disk}").format(disk=saver.disk.path), work, self.done,
+                          self.failed, _("Cancel the save? The backup will not be made; the "
+                                         "other backups stay as they are."))
+
+    def done(self, folder: Any) -> None:
+        self.app.back_to(self.depth)
+        self.app.message(_("Save"), _("Backup complete and verified: {folder}").format(
+            folder=folder), style="ok")
+
+    def failed(self, exc: BaseException) -> None:
+        self.app.back_to(self.depth)
+        self.app.error(exc)
+
+
+class _NoProgress:
+    def step(self, number: int, total: int, label: str) -> None: ...
+    def start(self, label: str, total: int | None) -> None: ...
+    def update(self, fraction: float) -> None: ...
+    def finish(self) -> None: ...
+    def message(self, text: str) -> None: ...

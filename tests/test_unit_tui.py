@@ -1,0 +1,236 @@
+"""The menu without a terminal: screens rendered to text at 80x24 and keys pressed (as
+subiquity tests its views), the menu files, the password and cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urwid
+
+from oscar import cancel, config, i18n, menus, run
+from oscar.errors import Aborted, BackupInvalid
+from oscar.tui import actions, widgets
+from oscar.tui.app import App, Screen
+from oscar.tui.main import build, restaure_requested
+from tests.conftest import ROOT, oscar
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(params=["fr", "en"])
+def lang(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("OSCAR_LANG", request.param)
+    i18n.reset()
+    yield str(request.param)
+    i18n.reset()
+
+
+@pytest.fixture
+def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("OSCAR_LANG", "fr")
+    i18n.reset()
+    yield
+    i18n.reset()
+
+
+def menu_app(tmp_path: Path) -> App:
+    app = App(headless=True)
+    build(app, restaure=False, store=str(tmp_path))
+    return app
+
+
+def lines_fit(text: str) -> None:
+    lines = text.split("\n")
+    assert len(lines) == 24 and all(len(line) <= 80 for line in lines), text
+
+
+def test_every_action_resolves_and_every_submenu_exists() -> None:
+    tree = menus.load()
+    assert menus.actions(tree) <= set(actions.ACTIONS), menus.actions(tree) - set(actions.ACTIONS)
+    assert {"save", "restore", "deploy", "show-help", "logs", "shell", "reboot"} <= menus.actions(tree)
+    procedures = [i.key for i in tree["procedures"].items if i.action == "deploy"]
+    assert procedures == ["restaure", "simple", "formate", "complete", "petite", "table", "disque"]
+
+
+def test_every_item_has_help_in_both_languages() -> None:
+    catalog = i18n.parse_po((ROOT / "oscar/locale/fr/LC_MESSAGES/oscar.po").read_text("utf-8"))
+    for menu in menus.load().values():
+        for item in menu.items:
+            assert len(item.help_id) > 40, item.key
+            for text in (item.label_id, item.summary_id, item.help_id):
+                assert catalog.get(text), f"{menu.id}/{item.key}: no French for {text!r}"
+            assert catalog[item.help_id] != item.help_id, f"{item.key}: help not translated"
+
+
+def test_broken_menu_files_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "main.yaml").write_text(
+        "id: main\ntitle: OSCAR\nitems:\n  - {key: a, label: A, summary: s, help: h, submenu: nowhere}\n")
+    with pytest.raises(Exception, match="unknown menu nowhere"):
+        menus.load(tmp_path)
+    (tmp_path / "main.yaml").write_text(
+        "id: main\ntitle: OSCAR\nitems:\n  - {key: a, label: A, summary: s, help: h}\n")
+    with pytest.raises(Exception, match="exactly one of action, submenu"):
+        menus.load(tmp_path)
+
+
+def test_main_menu_in_both_languages(tmp_path: Path, lang: str) -> None:
+    text = menu_app(tmp_path).screen_text()
+    lines_fit(text)
+    words = (["Sauvegarde", "Restauration", "Déploiement", "Outils", "Échap : retour"]
+             if lang == "fr" else ["Save", "Restore", "Deployment", "Tools", "Esc: back"])
+    for word in words:
+        assert word in text
+    assert "> " in text.split("\n")[1]  # the focused row is marked without colours too
+
+
+def test_letters_jump_escape_goes_back_f1_helps(tmp_path: Path, french: None) -> None:
+    app = menu_app(tmp_path)
+    app.press("o")
+    assert ">  Outils" in app.screen_text()
+    app.press("f1")
+    text = app.screen_text()
+    assert "Aide" in text.split("\n")[0] and "Outils du technicien" in text
+    app.press("esc", "enter")
+    assert "OSCAR — Outils" in app.screen_text().split("\n")[0]
+    app.press("j")  # Journaux
+    assert ">  Journaux" in app.screen_text()
+    app.press("esc")
+    assert app.screen_text().split("\n")[0].strip() == "OSCAR"
+
+
+def test_deployment_procedures_and_their_synopsis(tmp_path: Path, french: None) -> None:
+    app = menu_app(tmp_path)
+    app.press("d", "enter", "enter")  # Déploiement > Synchrone
+    text = app.screen_text()
+    lines_fit(text)
+    for name in ("restaure", "aide_restaure", "simple", "formate", "complète", "petite", "table",
+                 "disque"):
+        assert name in text
+    assert "Sélectionnez la procédure de déploiement" in text.split("\n")[0] or "Synchrone" in text
+    app.press("down", "enter")  # aide_restaure
+    assert "restaure : les clients restaurent la sauvegarde du serveur" in app.screen_text()
+    app.press("esc", "up", "enter")  # restaure itself: not available yet, said plainly
+    text = app.screen_text()
+    assert "n'est pas encore disponible" in text and "restaure : les clients" in text
+
+
+def test_confirm_needs_the_typed_word() -> None:
+    confirmed: list[bool] = []
+    app = App(headless=True)
+    app.push(Screen("t", widgets.confirm_screen("Plan: write sdb", "Sure?",
+                                                lambda: confirmed.append(True), app.pop,
+                                                typed="sdb")))
+    app.press("tab")  # nothing typed: moving around does nothing
+    screen = app.current.widget
+    screen.set_focus(len(screen.body) - 1)  # the buttons
+    app.press("enter")
+    assert not confirmed and "exactly" in app.screen_text()
+    screen.set_focus(3)
+    app.press("s", "d", "a", "enter")
+    assert not confirmed
+    app.press("backspace", "b", "enter")
+    assert confirmed == [True]
+
+
+def test_progress_and_error_screens(french: None) -> None:
+    state = widgets.ProgressState(title="Sauvegarde de /dev/sda", step="Étape 2/4 : partition 1",
+                                  label="partition 1 (ntfs)", fraction=0.42, rate="61.0 MB/s",
+                                  elapsed="0:01:10", remaining="0:01:37")
+    text = widgets.render_text(widgets.ProgressView(state))
+    lines_fit(text)
+    for part in ("Étape 2/4", "42 %", "61.0 MB/s", "écoulé 0:01:10", "restant 0:01:37",
+                 "Échap : annuler"):
+        assert part in text, (part, text)
+    app = App(headless=True)
+    app.push(Screen("OSCAR", widgets.text_screen("menu")))
+    app.error(BackupInvalid("Somme de contrôle fausse pour sda1.ntfs-img.zst.",
+                            "La sauvegarde est abîmée ; utilisez une autre copie."))
+    text = app.screen_text()
+    for part in ("sda1.ntfs-img.zst", "utilisez une autre copie", "journal", "OK"):
+        assert part in text
+    app.press("enter")
+    assert app.screen_text().split("\n")[1].startswith("menu")  # the menu is still there
+
+
+def test_password_hash_is_grub_pbkdf2_and_never_clear(tmp_path: Path) -> None:
+    hashed = config.hash_password("s3cret!")
+    assert hashed.startswith("grub.pbkdf2.sha512.10000.") and "s3cret" not in hashed
+    assert config.check_password("s3cret!", hashed) and not config.check_password("s3cret", hashed)
+    # Same derivation as grub-mkpasswd-pbkdf2 (PBKDF2-HMAC-SHA512, 64-byte hash, hex).
+    known = config.hash_password("oscar", bytes(range(64)), 1000)
+    assert config.check_password("oscar", known) and len(known.split(".")[5]) == 128
+    where = tmp_path / "oscar.yaml"
+    result = oscar("password", "--stdin", stdin="motdepasse\n", env={"OSCAR_CONFIG": str(where)})
+    assert result.returncode == 0, result.stderr
+    stored = where.read_text()
+    assert "motdepasse" not in stored and config.check_password("motdepasse",
+                                                                 config.load(where).password_hash or "")
+    where.write_text("pasword_hash: x\n")
+    bad = oscar("password", "--stdin", stdin="abcd\n", env={"OSCAR_CONFIG": str(where)})
+    assert bad.returncode == 2 and "Unknown setting 'pasword_hash'" in bad.stderr
+
+
+def test_password_guards_the_menu(tmp_path: Path, french: None) -> None:
+    app = App(config.Config(password_hash=config.hash_password("ecole")), headless=True)
+    build(app, restaure=False, store=str(tmp_path))
+    assert "protégé par un mot de passe" in app.screen_text()
+    app.press(*"faux", "enter")
+    assert "Mot de passe incorrect" in app.screen_text()
+    app.press("esc")  # no way around it
+    assert "Sauvegarde" not in app.screen_text()
+    app.press(*"ecole", "enter")
+    assert "Sauvegarde" in app.screen_text()
+
+
+def test_restaure_is_selected_by_the_kernel_command_line() -> None:
+    assert restaure_requested("BOOT_IMAGE=/vmlinuz quiet oscar=restaure")
+    assert not restaure_requested("BOOT_IMAGE=/vmlinuz quiet oscar=menu")
+
+
+def test_cancel_kills_the_running_tool_and_raises_aborted() -> None:
+    cancel.reset()
+    caught: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run.run(["sleep", "30"])
+        except BaseException as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=work)
+    began = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    cancel.request()
+    thread.join(10)
+    assert time.monotonic() - began < 5 and isinstance(caught[0], Aborted)
+    with pytest.raises(Aborted):
+        run.run(["true"])  # nothing new starts once cancelled
+    cancel.reset()
+    run.run(["true"])
+
+
+def test_long_task_keeps_the_ui_responsive() -> None:
+    """Keys are handled while a task runs (the work is on another thread)."""
+    app = App(headless=True)
+    app.push(Screen("OSCAR", widgets.text_screen("menu")))
+    release = threading.Event()
+    results: list[object] = []
+
+    def work(progress: object) -> str:
+        release.wait(10)
+        return "done"
+
+    app.run_task("Long", work, results.append, results.append)
+    app.press("esc")  # asks before cancelling
+    assert "Annuler" in app.screen_text() or "Cancel" in app.screen_text()
+    app.press("esc")
+    assert isinstance(app.current.widget, widgets.ProgressView)
+    release.set()
+    app.wait_task()
+    assert results == ["done"] and not isinstance(app.current.widget, widgets.ProgressView)
+    assert urwid  # the real library renders every screen above
