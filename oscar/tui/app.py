@@ -237,6 +237,7 @@ class App:
             self.loop.set_alarm_in(0.25, self._tick)
 
     def _task_end(self, then: Callable[[], None]) -> None:
+        cancel.reset()  # the cancelled task is over; what comes next must run
         self.task = None
         self.task_view = None
         if self.stack and isinstance(self.current.widget, widgets.ProgressView):

@@ -109,7 +109,6 @@ def menu_screen(intro: str, rows: Sequence[MenuRow], width: int = 20) -> MenuLis
 class CheckRow(urwid.CheckBox):  # type: ignore[misc]
     def __init__(self, label: str, state: bool, help_text: str = "") -> None:
         super().__init__(label, state)
-        self.label = label
         self.help_text = help_text
 
 

@@ -1,0 +1,194 @@
+"""The menu's flows with the real engine on lab disks (headless app: keys in, text out)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urwid
+
+from oscar import config, i18n
+from oscar.store import Store
+from oscar.tui import widgets
+from oscar.tui.app import App
+from oscar.tui.main import build
+from oscar.tui.restaure import RestaureFlow
+from tests.conftest import LabDisks, hash_device, make_lab, oscar, sh, snapshot_partition
+
+pytestmark = pytest.mark.storage
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
+    with make_lab(tmp_path_factory.mktemp("tui-lab"), gpt=False, clients=1) as disks:
+        yield disks
+
+
+@pytest.fixture(autouse=True)
+def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("OSCAR_LANG", "fr")
+    i18n.reset()
+    yield
+    i18n.reset()
+
+
+def rows(app: App) -> list[urwid.Widget]:
+    return list(app.current.widget.body)
+
+
+def choose(app: App, label: str) -> None:
+    """Move the focus to the row or button labelled ``label`` with the arrow keys, then Enter."""
+    widget = app.current.widget
+    labels = [_label(w) for w in widget.body]
+    assert any(label == lab or (lab and lab.startswith(label)) for lab in labels), (label, labels)
+    for _step in range(len(labels) + 2):
+        current = _label(widget.focus)
+        if current == label or (current and current.startswith(label)):
+            app.press("enter")
+            return
+        app.press("down")
+    raise AssertionError(f"{label} not reachable with the arrows: {labels}")
+
+
+def _label(widget: urwid.Widget) -> str:
+    inner = getattr(widget, "original_widget", widget)
+    if isinstance(inner, urwid.GridFlow):
+        return str(inner.contents[0][0].original_widget.label)
+    return str(getattr(inner, "label", getattr(widget, "label", "")))
+
+
+def set_name(app: App, name: str) -> None:
+    for widget in app.current.widget.body:
+        inner = getattr(widget, "original_widget", widget)
+        if isinstance(inner, urwid.Edit):
+            inner.set_edit_text(name)
+            return
+    raise AssertionError("no name field")
+
+
+def save_through_menu(app: App, lab: LabDisks, name: str) -> None:
+    app.press("s")  # Sauvegarde
+    assert ">  Sauvegarde" in app.screen_text()
+    app.press("enter")
+    choose(app, Path(lab.model).name)
+    text = app.screen_text()
+    assert "[X] 1  ntfs" in text and "[X] 2  ext4" in text and "OSCAR" not in text.split("\n", 3)[3]
+    choose(app, "Continuer")
+    text = app.screen_text()
+    assert "(X) auto" in text and "(X) zstd" in text
+    assert "Nom de la sauvegarde: " in text and "-PC-MODELE" in text  # the computer's name
+    set_name(app, name)
+    choose(app, "Continuer")
+    text = app.screen_text()
+    assert "Lancer la sauvegarde ?" in text and "ntfsclone" in text and "partclone" in text
+    choose(app, "Confirmer")
+    assert isinstance(app.current.widget, widgets.ProgressView)
+
+
+def test_save_then_restore_through_the_menu(lab: LabDisks) -> None:
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    original = snapshot_partition(lab.part(lab.model, 1), "ntfs")
+    save_through_menu(app, lab, "menu-base")
+    app.wait_task()
+    text = app.screen_text()
+    assert "Sauvegarde complète et vérifiée" in text, text
+    assert oscar("verify", "--quick", str(lab.store / "menu-base")).returncode == 0
+    choose(app, "OK")
+
+    # A "virus": files deleted and changed, boot sector zeroed.
+    sh("dd", "if=/dev/zero", f"of={lab.part(lab.model, 1)}", "bs=512", "count=1", "conv=notrunc")
+    app.press("r")
+    app.press("enter")
+    choose(app, "menu-base")
+    text = app.screen_text()
+    assert "(sauvegardée depuis ce disque)" in text
+    choose(app, Path(lab.model).name)
+    text = app.screen_text()
+    assert "[X] 1  ntfs" in text and "[ ] Écrire aussi la table" in text
+    choose(app, "Continuer")
+    assert "Tout le contenu de ces partitions sera remplacé." in app.screen_text()
+    choose(app, "Confirmer")
+    app.wait_task()
+    text = app.screen_text()
+    assert "terminée" in text and "logs/restore-" in text, text
+    assert snapshot_partition(lab.part(lab.model, 1), "ntfs") == original
+
+
+def test_cancelled_save_leaves_nothing_and_keeps_the_menu(lab: LabDisks) -> None:
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    save_through_menu(app, lab, "menu-cancelled")
+    time.sleep(0.3)  # the save is running (it takes seconds: partclone alone lasts >= 1 s)
+    app.press("esc")
+    assert "Annuler la sauvegarde ?" in app.screen_text()
+    choose(app, "Confirmer")
+    app.wait_task()
+    text = app.screen_text()
+    assert "Annulé par l'utilisateur" in text, text
+    names = {e.name for e in Store(lab.store).entries(include_incomplete=True)}
+    assert "menu-cancelled" not in names
+    assert not list(lab.store.glob(".oscar-*"))
+    choose(app, "OK")
+    assert ">  Sauvegarde" in app.screen_text()  # the menu is usable after the error
+
+
+def _restaure_app(tmp_path: Path, countdown: int = 3) -> tuple[App, RestaureFlow, Path]:
+    marker = tmp_path / "rebooted"
+    app = App(config.Config(reboot_command=["touch", str(marker)], restaure_countdown=countdown),
+              headless=True)
+    flow = build(app, restaure=True, store=None)
+    assert isinstance(flow, RestaureFlow)
+    return app, flow, marker
+
+
+def test_restaure_counts_down_restores_and_reboots(lab: LabDisks, tmp_path: Path) -> None:
+    if not (lab.store / "menu-base").exists():
+        assert oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name",
+                     "menu-base", "--yes").returncode == 0
+    original = snapshot_partition(lab.part(lab.model, 2), "ext4")
+    sh("dd", "if=/dev/urandom", f"of={lab.part(lab.model, 2)}", "bs=1M", "count=2", "seek=1",
+       "conv=notrunc")
+    app, flow, marker = _restaure_app(tmp_path)
+    text = app.screen_text()
+    # The newest backup of this PC's own OSCAR partition, found without being told where.
+    assert "Ce PC va être remis dans l'état" in text and "La restauration commence dans 3" in text
+    flow.tick()
+    assert "commence dans 2" in app.screen_text()
+    flow.tick()
+    flow.tick()
+    assert isinstance(app.current.widget, widgets.ProgressView)
+    app.wait_task()
+    assert "Le PC a été restauré" in app.screen_text()
+    assert snapshot_partition(lab.part(lab.model, 2), "ext4") == original
+    assert not marker.exists()
+    app.press("enter")
+    assert marker.exists()
+
+
+def test_restaure_countdown_cancelled_by_any_key(lab: LabDisks, tmp_path: Path) -> None:
+    before = hash_device(lab.part(lab.model, 2))
+    app, flow, marker = _restaure_app(tmp_path, countdown=10)
+    app.press("x")
+    text = app.screen_text()
+    assert "La restauration a été arrêtée. Rien n'a été modifié." in text
+    assert "Restaurer maintenant" in text and "Redémarrer sans restaurer" in text
+    flow.tick()  # the countdown is over for good
+    assert "arrêtée" in app.screen_text()
+    assert hash_device(lab.part(lab.model, 2)) == before and not marker.exists()
+
+
+def test_restaure_without_backup_says_so_plainly(lab: LabDisks, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-store"
+    empty.mkdir()
+    marker = tmp_path / "rebooted"
+    app = App(config.Config(reboot_command=["touch", str(marker)]), headless=True)
+    build(app, restaure=True, store=str(empty))
+    text = app.screen_text()
+    assert "Il n'y a aucune sauvegarde à restaurer sur ce PC." in text and "Redémarrer" in text
+    app.press("enter")
+    assert marker.exists()
+    shutil.rmtree(empty)
