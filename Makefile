@@ -12,7 +12,7 @@ demo: setup
 	bash scripts/demo.sh
 
 lint: setup
-	$(PY) -m ruff check oscar tests bench bench/save_restore scripts
+	$(PY) -m ruff check oscar tests bench bench/save_restore bench/tui scripts
 	$(PY) -m mypy
 
 test: setup lint
@@ -32,6 +32,7 @@ test-vm: setup
 
 bench: setup
 	$(PY) bench/save_restore
+	$(PY) bench/tui
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

@@ -76,15 +76,18 @@ def make_lab(root: Path, *, gpt: bool, clients: int = 2, client_size: int | None
         if mounted_store:
             sh("umount", str(store), check=False)
         store.rmdir()
-        _umount_leftovers(root)
+        _umount_leftovers([state.model or "", *state.clients])
         labmod.destroy(root)
 
 
-def _umount_leftovers(root: Path) -> None:
-    """fsarchiver killed mid-save leaves its own mounts under /tmp/fsa; never leave them."""
+def _umount_leftovers(devices: list[str]) -> None:
+    """fsarchiver killed mid-save leaves its own mounts under /tmp/fsa; never leave them. Only
+    this lab's: another test run may be using fsarchiver on its own disks right now."""
+    prefixes = tuple(f"{d}p" for d in devices if d)
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if point.startswith("/tmp/fsa/") or "oscar-mnt-" in point:
+        fields = line.split()
+        point, source = fields[4], fields[fields.index("-") + 2]
+        if source.startswith(prefixes) and (point.startswith("/tmp/fsa/") or "oscar-mnt-" in point):
             sh("umount", "-l", point, check=False)
 
 

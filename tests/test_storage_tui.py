@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import urwid
+import yaml
 
 from oscar import config, i18n
+from oscar.engine.mount import mounted
 from oscar.store import Store
 from oscar.tui import widgets
 from oscar.tui.app import App
 from oscar.tui.main import build
 from oscar.tui.restaure import RestaureFlow
-from tests.conftest import LabDisks, hash_device, make_lab, oscar, sh, snapshot_partition
+from tests.conftest import ROOT, LabDisks, fs_clean, hash_device, make_lab, oscar, sh, snapshot_partition
 
 pytestmark = pytest.mark.storage
 
@@ -136,6 +139,13 @@ def test_cancelled_save_leaves_nothing_and_keeps_the_menu(lab: LabDisks) -> None
     assert ">  Sauvegarde" in app.screen_text()  # the menu is usable after the error
 
 
+def ensure_backup(lab: LabDisks) -> None:
+    """restaure needs one backup of this PC (when a test runs alone)."""
+    if not any(e.usable for e in Store(lab.store).entries()):
+        assert oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name",
+                     "menu-base", "--yes").returncode == 0
+
+
 def _restaure_app(tmp_path: Path, countdown: int = 3) -> tuple[App, RestaureFlow, Path]:
     marker = tmp_path / "rebooted"
     app = App(config.Config(reboot_command=["touch", str(marker)], restaure_countdown=countdown),
@@ -146,9 +156,7 @@ def _restaure_app(tmp_path: Path, countdown: int = 3) -> tuple[App, RestaureFlow
 
 
 def test_restaure_counts_down_restores_and_reboots(lab: LabDisks, tmp_path: Path) -> None:
-    if not (lab.store / "menu-base").exists():
-        assert oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name",
-                     "menu-base", "--yes").returncode == 0
+    ensure_backup(lab)
     original = snapshot_partition(lab.part(lab.model, 2), "ext4")
     sh("dd", "if=/dev/urandom", f"of={lab.part(lab.model, 2)}", "bs=1M", "count=2", "seek=1",
        "conv=notrunc")
@@ -170,6 +178,7 @@ def test_restaure_counts_down_restores_and_reboots(lab: LabDisks, tmp_path: Path
 
 
 def test_restaure_countdown_cancelled_by_any_key(lab: LabDisks, tmp_path: Path) -> None:
+    ensure_backup(lab)
     before = hash_device(lab.part(lab.model, 2))
     app, flow, marker = _restaure_app(tmp_path, countdown=10)
     app.press("x")
@@ -192,3 +201,142 @@ def test_restaure_without_backup_says_so_plainly(lab: LabDisks, tmp_path: Path) 
     app.press("enter")
     assert marker.exists()
     shutil.rmtree(empty)
+
+
+# -- End to end: the real program in tmux, 80x24, keys sent as a person types them. ---------
+class Tmux:
+    def __init__(self, tmp: Path, argv: list[str], env: dict[str, str]) -> None:
+        self.socket = f"oscar-test-{tmp.name}"
+        environment = [f"{k}={v}" for k, v in env.items()]
+        sh("tmux", "-L", self.socket, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24",
+           "env", *environment, sys.executable, "-m", "oscar", *argv)
+
+    def screen(self) -> str:
+        result = sh("tmux", "-L", self.socket, "capture-pane", "-p", "-t", "e2e", check=False)
+        return result.stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            sh("tmux", "-L", self.socket, "send-keys", "-t", "e2e", key)
+            time.sleep(0.15)
+
+    def type(self, text: str) -> None:
+        sh("tmux", "-L", self.socket, "send-keys", "-t", "e2e", "-l", text)
+        time.sleep(0.2)
+
+    def wait_for(self, text: str, timeout: float = 120) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
+
+    def focus_line(self, text: str, tries: int = 30) -> None:
+        for _try in range(tries):
+            if any(line.startswith(">") and text in line for line in self.screen().splitlines()):
+                return
+            self.keys("Down")
+        raise AssertionError(f"no focused line with {text!r}:\n{self.screen()}")
+
+    def alive(self) -> bool:
+        return sh("tmux", "-L", self.socket, "has-session", "-t", "e2e", check=False).returncode == 0
+
+    def close(self) -> None:
+        sh("tmux", "-L", self.socket, "kill-server", check=False)
+
+
+def tui_env(tmp_path: Path, **settings: object) -> dict[str, str]:
+    cfg = tmp_path / "oscar.yaml"
+    cfg.write_text(yaml.safe_dump(settings))
+    return {"OSCAR_LANG": "fr", "OSCAR_CONFIG": str(cfg), "PYTHONPATH": str(ROOT), "TERM": "linux"}
+
+
+def test_end_to_end_in_tmux_save_virus_restore(lab: LabDisks, tmp_path: Path) -> None:
+    original = snapshot_partition(lab.part(lab.model, 1), "ntfs")
+    began = time.monotonic()
+    tmux = Tmux(tmp_path, ["tui", "--store", str(lab.store)], tui_env(tmp_path))
+    try:
+        screen = tmux.wait_for("Sauvegarde", timeout=20)
+        started_in = time.monotonic() - began
+        assert "Restauration" in screen and "Outils" in screen and "F1 : aide" in screen
+        tmux.keys("s", "Enter")
+        tmux.wait_for("Quel disque voulez-vous sauvegarder ?")
+        tmux.focus_line(Path(lab.model).name)
+        tmux.keys("Enter")
+        tmux.wait_for("[X] 1  ntfs")
+        tmux.keys("End", "Enter")
+        tmux.wait_for("Nom de la sauvegarde")
+        tmux.keys("End", "Up", "End", *["BSpace"] * 40)  # Continue, then the name field
+        tmux.type("salle-b12")  # letters go into the field, not to the menu
+        tmux.wait_for("Nom de la sauvegarde: salle-b12")
+        tmux.keys("Down", "Enter")
+        tmux.wait_for("Lancer la sauvegarde ?")
+        tmux.keys("Enter")
+        tmux.wait_for("Étape")
+        tmux.keys("Escape")  # keys are handled while the save runs: cancel asks first...
+        tmux.wait_for("Annuler la sauvegarde ?")
+        tmux.keys("Escape")  # ...and Esc goes back to the running save
+        screen = tmux.wait_for("Sauvegarde complète et vérifiée")
+        tmux.keys("Enter")
+        tmux.wait_for("Restauration")
+        assert oscar("verify", "--quick", str(lab.store / "salle-b12")).returncode == 0
+
+        with mounted(lab.part(lab.model, 1), "ntfs") as root:  # the virus
+            shutil.rmtree(root / "Users")
+            (root / "Windows" / "System32" / "config" / "SYSTEM").write_bytes(b"locked!")
+        sh("dd", "if=/dev/zero", f"of={lab.part(lab.model, 1)}", "bs=512", "count=1",
+           "conv=notrunc")
+
+        tmux.keys("r", "Enter")
+        tmux.wait_for("Quelle sauvegarde voulez-vous restaurer ?")
+        tmux.focus_line("salle-b12")
+        tmux.keys("Enter")
+        tmux.wait_for("(sauvegardée depuis ce disque)")
+        tmux.keys("Enter")
+        tmux.wait_for("Partitions à restaurer")
+        tmux.keys("End", "Enter")
+        tmux.wait_for("Tout le contenu de ces partitions sera remplacé.")
+        tmux.keys("Enter")
+        tmux.wait_for("terminée")
+    finally:
+        tmux.close()
+    assert snapshot_partition(lab.part(lab.model, 1), "ntfs") == original
+    fs_clean(lab.part(lab.model, 1), "ntfs")
+    assert started_in < 20
+
+
+def test_end_to_end_in_tmux_restaure(lab: LabDisks, tmp_path: Path) -> None:
+    ensure_backup(lab)
+    marker = tmp_path / "rebooted"
+    env = tui_env(tmp_path, restaure_countdown=3, reboot_command=["touch", str(marker)])
+    # A key stops the countdown; nothing is written.
+    before = hash_device(lab.part(lab.model, 2))
+    tmux = Tmux(tmp_path, ["tui", "--restaure"], env)
+    try:
+        tmux.wait_for("La restauration commence dans", timeout=30)
+        tmux.keys("space")
+        tmux.wait_for("La restauration a été arrêtée")
+        time.sleep(4)
+        assert "Restaurer maintenant" in tmux.screen()
+    finally:
+        tmux.close()
+    assert hash_device(lab.part(lab.model, 2)) == before and not marker.exists()
+
+    original = snapshot_partition(lab.part(lab.model, 2), "ext4")
+    sh("dd", "if=/dev/urandom", f"of={lab.part(lab.model, 2)}", "bs=1M", "count=2", "seek=1",
+       "conv=notrunc")
+    tmux = Tmux(tmp_path, ["tui", "--restaure"], env)
+    try:
+        tmux.wait_for("La restauration commence dans", timeout=30)
+        tmux.wait_for("Le PC a été restauré", timeout=300)  # no key: it goes by itself
+        tmux.keys("Enter")
+        end = time.monotonic() + 10
+        while tmux.alive() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not tmux.alive()  # OSCAR handed over to the reboot command
+    finally:
+        tmux.close()
+    assert marker.exists()
+    assert snapshot_partition(lab.part(lab.model, 2), "ext4") == original

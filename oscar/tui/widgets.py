@@ -63,8 +63,18 @@ class MenuList(urwid.ListBox):  # type: ignore[misc]
         super().__init__(urwid.SimpleFocusListWalker(list(rows)))
 
     def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        focused = self.focus
+        inner = getattr(focused, "original_widget", focused)
+        if isinstance(inner, urwid.Edit):
+            # Letters go into a text field; Home/End move in it.
+            return super().keypress(size, key)  # type: ignore[no-any-return]
         if len(key) == 1 and key.isalnum():
             return None if self.jump(key) else key
+        if key in ("home", "end"):
+            selectable = [i for i, w in enumerate(self.body) if w.selectable()]
+            if selectable:
+                self.set_focus(selectable[0] if key == "home" else selectable[-1])
+            return None
         return super().keypress(size, key)  # type: ignore[no-any-return]
 
     def jump(self, letter: str) -> bool:
