@@ -90,6 +90,12 @@ class Disk:
         data["identity"] = self.identity
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Disk:
+        """A disk from ``to_dict``'s output (``oscar probe --json``): a saved machine."""
+        fields = {k: v for k, v in data.items() if k not in ("identity", "partitions")}
+        return cls(**fields, partitions=[Partition(**p) for p in data.get("partitions", [])])
+
 
 def partition_path(disk_path: str, number: int) -> str:
     """Kernel naming: sda→sda1, but nvme0n1→nvme0n1p1 and loop3→loop3p1 (name ends in a digit)."""

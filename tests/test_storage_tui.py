@@ -330,9 +330,8 @@ def test_end_to_end_in_tmux_restaure(lab: LabDisks, tmp_path: Path) -> None:
     tmux = Tmux(tmp_path, ["tui", "--restaure"], env)
     try:
         tmux.wait_for("La restauration commence dans", timeout=30)
-        tmux.wait_for("Le PC a été restauré", timeout=300)  # no key: it goes by itself
-        tmux.keys("Enter")
-        end = time.monotonic() + 10
+        tmux.wait_for("Le PC a été restauré", timeout=300)  # no key: it goes by itself...
+        end = time.monotonic() + 15  # ...and so does the reboot
         while tmux.alive() and time.monotonic() < end:
             time.sleep(0.1)
         assert not tmux.alive()  # OSCAR handed over to the reboot command
@@ -340,3 +339,52 @@ def test_end_to_end_in_tmux_restaure(lab: LabDisks, tmp_path: Path) -> None:
         tmux.close()
     assert marker.exists()
     assert snapshot_partition(lab.part(lab.model, 2), "ext4") == original
+
+
+def partitioned_disk(blank_disk: object) -> str:
+    """A new disk with one ext4 partition (what a technician plugs in)."""
+    device = blank_disk(256 << 20, "usb")  # type: ignore[operator]
+    sh("sfdisk", "-q", device, input="type=83\n")
+    sh("partx", "-a", device, check=False)
+    sh("mkfs.ext4", "-q", "-F", "-L", "CLE", f"{device}p1")
+    return str(device)
+
+
+def test_block_events_report_a_plugged_disk(blank_disk: object) -> None:
+    from oscar.hotplug import BlockEvents
+
+    events = BlockEvents()
+    try:
+        device = Path(partitioned_disk(blank_disk)).name
+        seen: list[tuple[str, str]] = []
+        end = time.monotonic() + 5
+        while time.monotonic() < end and not any(name.startswith(device) for _a, name in seen):
+            seen += events.drain()
+            time.sleep(0.05)
+        assert any(name.startswith(device) for _action, name in seen), seen
+    finally:
+        events.close()
+
+
+def test_disk_list_follows_hotplug(lab: LabDisks, blank_disk: object) -> None:
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("s", "enter")
+    assert "Quel disque voulez-vous sauvegarder ?" in app.screen_text()
+    device = partitioned_disk(blank_disk)
+    assert Path(device).name not in app.screen_text()
+    app.disks_changed()  # what the event loop calls once the plug's events have settled
+    assert Path(device).name in app.screen_text()
+
+
+def test_end_to_end_in_tmux_hotplug(lab: LabDisks, tmp_path: Path, blank_disk: object) -> None:
+    tmux = Tmux(tmp_path, ["tui", "--store", str(lab.store)], tui_env(tmp_path))
+    try:
+        tmux.wait_for("Sauvegarde", timeout=20)
+        tmux.keys("s", "Enter")
+        tmux.wait_for("Quel disque voulez-vous sauvegarder ?")
+        device = Path(partitioned_disk(blank_disk)).name
+        assert device not in tmux.screen()
+        tmux.wait_for(f"{device} ", timeout=10)  # the list redrew itself: nobody pressed a key
+    finally:
+        tmux.close()

@@ -27,7 +27,10 @@ NOT_YET = {
 }
 
 
-def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = None) -> None:
+def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = None,
+              title: str | None = None) -> None:
+    """Show a menu. Opened from an item, the screen is titled by that item (the path in the
+    header reads Déploiement > Synchrone) and the menu's own title is its first line."""
     tree = menus.load()
     menu = tree[menu_id]
     rows = []
@@ -35,13 +38,15 @@ def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = Non
         merged = {**(params or {}), **item.params}
         rows.append(widgets.MenuRow(item.label, item.summary,
                                     functools.partial(choose, ctx, item, merged), item.help))
-    ctx.app.push(Screen(menu.title if menu_id != menus.ROOT_MENU else "OSCAR",
-                        widgets.menu_screen("", rows), help_text=""))
+    if menu_id == menus.ROOT_MENU:
+        ctx.app.push(Screen("OSCAR", widgets.menu_screen("", rows)))
+    else:
+        ctx.app.push(Screen(title or menu.title, widgets.menu_screen(menu.title, rows)))
 
 
 def choose(ctx: Context, item: menus.Item, params: dict[str, object]) -> None:
     if item.submenu:
-        open_menu(ctx, item.submenu, params)
+        open_menu(ctx, item.submenu, params, item.label)
         return
     assert item.action is not None
     ACTIONS[item.action](ctx, menus.Item(item.key, item.label_id, item.summary_id, item.help_id,

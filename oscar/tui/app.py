@@ -21,6 +21,7 @@ import urwid
 from oscar import cancel
 from oscar.config import Config
 from oscar.errors import Aborted, OscarError
+from oscar.hotplug import BlockEvents
 from oscar.i18n import _
 from oscar.progress import format_duration
 from oscar.tui import widgets
@@ -37,6 +38,7 @@ class Screen:
     help_text: str = ""
     on_back: Callable[[], None] | None = None  # None: pop; flows may override
     keys: str = ""
+    on_disks_changed: Callable[[], None] | None = None  # screens that list disks redraw them
 
 
 class UiProgress:
@@ -91,10 +93,38 @@ class App:
         self.task_state: widgets.ProgressState | None = None
         self.task_view: widgets.ProgressView | None = None
         self.loop: urwid.MainLoop | None = None
+        self._hotplug_pending = False
         if not headless:
             self.loop = urwid.MainLoop(self.frame, widgets.PALETTE, screen=screen,
                                        unhandled_input=self._unhandled, handle_mouse=False)
             self._wake_fd = self.loop.watch_pipe(self._on_wake)
+            self._watch_disks()
+
+    # -- hotplug ---------------------------------------------------------------------------
+    def _watch_disks(self) -> None:
+        assert self.loop is not None
+        try:
+            self.block_events: BlockEvents | None = BlockEvents()
+        except Exception as exc:  # no netlink (a container): the lists refresh on each visit
+            log.warning("no hotplug events: %s", exc)
+            self.block_events = None
+            return
+        self.loop.watch_file(self.block_events.fileno(), self._on_block_event)
+
+    def _on_block_event(self) -> None:
+        assert self.block_events is not None
+        events = self.block_events.drain()
+        if events and not self._hotplug_pending and self.loop is not None:
+            log.info("block devices changed: %s", events[:8])
+            # A disk arrives as a burst of events (disk, then each partition): wait for calm.
+            self._hotplug_pending = True
+            self.loop.set_alarm_in(0.7, lambda *_args: self.disks_changed())
+
+    def disks_changed(self) -> None:
+        """Redraw the screens that list disks (a USB disk was plugged or unplugged)."""
+        self._hotplug_pending = False
+        if self.task is None and self.stack and self.current.on_disks_changed is not None:
+            self.current.on_disks_changed()
 
     # -- screens -------------------------------------------------------------------------
     def push(self, screen: Screen) -> None:
@@ -121,8 +151,13 @@ class App:
 
     def show_current(self) -> None:
         screen = self.current
-        path = " > ".join(s.title for s in self.stack if s.title and s.title != "OSCAR")
-        self.header.set_text(f" OSCAR — {path}" if path else " OSCAR")
+        titles = [s.title for s in self.stack if s.title and s.title != "OSCAR"]
+        # The path fits one line: the oldest steps give way first.
+        while len(titles) > 1 and len(" OSCAR — … > " + " > ".join(titles)) > SIZE[0]:
+            titles = titles[1:]
+            titles[0] = "… > " + titles[0] if not titles[0].startswith("…") else titles[0]
+        path = " > ".join(titles)
+        self.header.set_text((f" OSCAR — {path}" if path else " OSCAR")[:SIZE[0]])
         hints = screen.keys or _("Arrows: move  Enter: choose  Esc: back  F1: help")
         self.footer.set_text(" " + hints)
         self.body.original_widget = screen.widget

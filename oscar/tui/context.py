@@ -16,11 +16,13 @@ from oscar.tui.app import App
 class Context:
     app: App
     store_path: Path | None = None  # --store, or the config's store; None: the OSCAR partition
+    machine: list[Disk] | None = None  # a saved machine description instead of probing (guide)
 
     def store(self, disks: list[Disk] | None = None) -> Store:
         """The backup store, mounting the PC's OSCAR partition when none was given."""
         if self.store_path is None:
-            disks = disks if disks is not None else probe.probe_all(with_usage=False)
+            disks = disks if disks is not None else (self.machine or probe.probe_all(
+                with_usage=False))
             _disk, part = oscarpart.require(disks)
             self.store_path = oscarpart.mount(part)
         store = Store(self.store_path)
@@ -28,6 +30,8 @@ class Context:
         return store
 
     def disks(self) -> list[Disk]:
+        if self.machine is not None:
+            return self.machine
         paths = [str(self.store_path)] if self.store_path else []
         return probe.probe_all(store_paths=paths)
 

@@ -14,20 +14,25 @@ from oscar import oscarpart, probe, run
 from oscar.devices import Disk
 from oscar.errors import OscarError
 from oscar.i18n import _
+from oscar.progress import NullProgress
 from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Store
 from oscar.tui import widgets
 from oscar.tui.app import App, Screen
-from oscar.tui.save_flow import _NoProgress
+
+REBOOT_DELAY = 5  # seconds to read "restored" before the PC restarts by itself
 
 
 class RestaureFlow:
-    def __init__(self, app: App, store_path: str | None = None) -> None:
+    def __init__(self, app: App, store_path: str | None = None,
+                 machine: list[Disk] | None = None) -> None:
         self.app = app
         self.store_path = store_path
+        self.machine = machine  # a saved machine description instead of probing (guide)
         self.restorer: Restorer | None = None
         self.remaining = app.config.restaure_countdown
         self.counting = False
+        self.rebooting = False
         self.text = urwid.Text("")
 
     def start(self) -> None:
@@ -45,11 +50,12 @@ class RestaureFlow:
             self.app.loop.set_alarm_in(1, self._tick)
 
     def _prepare(self) -> Restorer | None:
-        disks = probe.probe_all(store_paths=[self.store_path] if self.store_path else [])
+        disks = self.machine or probe.probe_all(
+            store_paths=[self.store_path] if self.store_path else [])
         if self.store_path is None:
             disk, part = oscarpart.require(disks)
             self.store_path = str(oscarpart.mount(part))
-            disks = probe.probe_all(store_paths=[self.store_path])
+            disks = self.machine or probe.probe_all(store_paths=[self.store_path])
         store = Store(self.store_path)
         store.check_exists()
         pc_disk = self._pc_disk(disks)
@@ -60,7 +66,7 @@ class RestaureFlow:
         target = next((d for d in disks if d.identity == source and not d.is_boot_medium), pc_disk)
         if target is None:
             return None
-        return Restorer(target, store, RestoreOptions(entry.name), _NoProgress())
+        return Restorer(target, store, RestoreOptions(entry.name), NullProgress())
 
     def _pc_disk(self, disks: list[Disk]) -> Disk | None:
         holding = [d for d in disks if d.holds_store and not d.is_boot_medium]
@@ -127,8 +133,11 @@ class RestaureFlow:
 
     def done(self, _log: Any) -> None:
         self.app.replace(Screen(_("restaure"), widgets.text_screen(
-            _("The PC has been restored. It will now restart."), [(_("Restart"), self.reboot)],
-            style="ok"), on_back=lambda: None))
+            _("The PC has been restored. It restarts in {n} seconds.").format(n=REBOOT_DELAY),
+            [(_("Restart"), self.reboot)], style="ok"), on_back=lambda: None,
+            keys=_("Enter: restart the PC")))
+        if self.app.loop is not None:
+            self.app.loop.set_alarm_in(REBOOT_DELAY, lambda *_args: self.reboot())
 
     def failed(self, exc: BaseException) -> None:
         message = exc.message if isinstance(exc, OscarError) else repr(exc)
@@ -138,12 +147,17 @@ class RestaureFlow:
         text = message + "\n\n" + _("Call the person in charge of the computers. Press Enter "
                                     "to restart the PC.")
         self.app.replace(Screen(_("restaure"), widgets.text_screen(
-            text, [(_("Restart"), self.reboot)], style="error"), on_back=lambda: None))
+            text, [(_("Restart"), self.reboot)], style="error"), on_back=lambda: None,
+            keys=_("Enter: restart the PC")))
 
     def reboot(self) -> None:
+        if self.rebooting:
+            return
+        self.rebooting = True
         try:
             run.run(self.app.config.reboot_command)
         except OscarError as exc:
+            self.rebooting = False
             self.app.error(exc)
             return
         if self.app.loop is not None:

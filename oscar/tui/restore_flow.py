@@ -9,12 +9,12 @@ from typing import Any
 from oscar.devices import Disk, human_size
 from oscar.errors import OscarError
 from oscar.i18n import _
+from oscar.progress import NullProgress
 from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Entry, Store
 from oscar.tui import widgets
 from oscar.tui.app import Screen
 from oscar.tui.context import Context, disk_line
-from oscar.tui.save_flow import _NoProgress
 
 
 def backup_line(entry: Entry) -> tuple[str, str]:
@@ -24,8 +24,7 @@ def backup_line(entry: Entry) -> tuple[str, str]:
     date = m.created[:16].replace("T", " ")
     parts = ",".join(str(p.number) for p in m.partitions if p.role == "data")
     state = "" if entry.usable else f"  ({entry.state})"
-    source = m.source.get("identity", "?")
-    return entry.name, f"{date}  {human_size(m.stored_bytes):>9}  [{parts}]  {source}{state}"
+    return entry.name, f"{date}  {human_size(m.stored_bytes):>9}  [{parts}]{state}"
 
 
 def newest_first(entries: list[Entry]) -> list[Entry]:
@@ -54,10 +53,12 @@ class RestoreFlow:
         rows = []
         for entry in entries:
             name, summary = backup_line(entry)
+            source = entry.manifest.source.get("identity", "?") if entry.manifest else "?"
             rows.append(widgets.MenuRow(name, summary, functools.partial(self.choose_backup, entry),
-                                        _("Date, size, saved partitions, source disk.")))
+                                        _("Saved from the disk {identity}.").format(
+                                            identity=source)))
         self.app.push(Screen(_("Restore"), widgets.menu_screen(
-            _("Which backup do you want to restore? (newest first)"), rows, width=22)))
+            _("Which backup do you want to restore? (newest first)"), rows, width=30)))
 
     def choose_backup(self, entry: Entry) -> None:
         if not entry.usable or entry.manifest is None or entry.state != "complete":
@@ -66,11 +67,16 @@ class RestoreFlow:
             return
         self.entry = entry
         try:
-            disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
+            screen = self.disk_screen()
         except OscarError as exc:
             self.app.error(exc)
             return
-        source = entry.manifest.source.get("identity")
+        self.app.push(screen)
+
+    def disk_screen(self) -> Screen:
+        assert self.entry is not None and self.entry.manifest is not None
+        disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
+        source = self.entry.manifest.source.get("identity")
         disks.sort(key=lambda d: d.identity != source)  # the disk it was saved from first
         rows = []
         for disk in disks:
@@ -79,8 +85,15 @@ class RestoreFlow:
                 summary = _("(saved from this disk) ") + summary
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
                                         _("The disk the backup is written onto.")))
-        self.app.push(Screen(_("Target disk"), widgets.menu_screen(
-            _("Restore '{name}' onto which disk?").format(name=entry.name), rows, width=10)))
+        return Screen(_("Target disk"), widgets.menu_screen(
+            _("Restore '{name}' onto which disk?").format(name=self.entry.name), rows, width=10),
+            on_disks_changed=self.refresh_disks)
+
+    def refresh_disks(self) -> None:
+        try:
+            self.app.replace(self.disk_screen())
+        except OscarError as exc:
+            self.app.error(exc)
 
     def choose_disk(self, disk: Disk) -> None:
         assert self.entry is not None and self.entry.manifest is not None
@@ -109,7 +122,7 @@ class RestoreFlow:
             parts = numbers
         try:
             restorer = Restorer(self.target, self.store,
-                                RestoreOptions(self.entry.name, parts, with_table), _NoProgress())
+                                RestoreOptions(self.entry.name, parts, with_table), NullProgress())
         except OscarError as exc:
             self.app.error(exc)
             return

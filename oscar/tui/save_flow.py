@@ -6,11 +6,12 @@ import datetime
 import functools
 from typing import Any
 
-from oscar import computername
+from oscar import computername, oscarpart
 from oscar.devices import Disk, human_size
 from oscar.engine.compress import COMPRESSORS
 from oscar.errors import OscarError
 from oscar.i18n import _
+from oscar.progress import NullProgress
 from oscar.save import METHODS, SaveOptions, Saver, store_partition_names
 from oscar.store import Store
 from oscar.tui import widgets
@@ -40,22 +41,33 @@ class SaveFlow:
     def start(self) -> None:
         try:
             self.store = self.ctx.store()
-            disks = [d for d in self.ctx.disks() if not d.is_boot_medium and d.partitions]
+            screen = self.disk_screen()
         except OscarError as exc:
             self.app.error(exc)
             return
-        if not disks:
-            self.app.message(_("Save"), _("No disk with partitions to save was found."))
-            return
+        self.app.push(screen)
+
+    def disk_screen(self) -> Screen:
+        """The disks that can be saved, probed now (again when a disk is plugged in)."""
+        disks = [d for d in self.ctx.disks() if not d.is_boot_medium and d.partitions]
         rows = []
         for disk in disks:
             label, summary = disk_line(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
                                         _("Save this disk's partitions.")))
-        self.app.push(Screen(_("Save"), widgets.menu_screen(
-            _("Which disk do you want to save?"), rows, width=10),
-            help_text=_("Choose the disk of the PC to save. The disk OSCAR started from is "
-                        "not listed.")))
+        intro = (_("Which disk do you want to save?") if rows
+                 else _("No disk with partitions to save was found.") + " " +
+                 _("Plug one in: this list follows the disks plugged and unplugged."))
+        return Screen(_("Save"), widgets.menu_screen(intro, rows, width=10),
+                      help_text=_("Choose the disk of the PC to save. The disk OSCAR started "
+                                  "from is not listed."),
+                      on_disks_changed=self.refresh_disks)
+
+    def refresh_disks(self) -> None:
+        try:
+            self.app.replace(self.disk_screen())
+        except OscarError as exc:
+            self.app.error(exc)
 
     def choose_disk(self, disk: Disk) -> None:
         assert self.store is not None
@@ -64,8 +76,8 @@ class SaveFlow:
         rows = []
         numbers = []
         for p in disk.partitions:
-            if p.name in skip or p.is_swap:
-                continue
+            if p.name in skip or p.is_swap or oscarpart.is_oscar_partition(p):
+                continue  # the store is never saved into itself (the CLI's --parts can)
             checked = p.known_fs and not (p.label == "OSCAR")
             used = f" {_('used')} {human_size(p.used)}" if p.used else ""
             rows.append((f"{p.number}  {p.fstype or '-':<6} {p.label or '-':<12} "
@@ -104,7 +116,7 @@ class SaveFlow:
         self.method, self.compress = values["method"], values["compress"]
         opts = SaveOptions(values["name"].strip(), self.parts, self.method, self.compress)
         try:
-            saver = Saver(self.disk, self.store, opts, _NoProgress())
+            saver = Saver(self.disk, self.store, opts, NullProgress())
         except OscarError as exc:
             self.app.error(exc)
             return
@@ -133,10 +145,3 @@ class SaveFlow:
         self.app.back_to(self.depth)
         self.app.error(exc)
 
-
-class _NoProgress:
-    def step(self, number: int, total: int, label: str) -> None: ...
-    def start(self, label: str, total: int | None) -> None: ...
-    def update(self, fraction: float) -> None: ...
-    def finish(self) -> None: ...
-    def message(self, text: str) -> None: ...
