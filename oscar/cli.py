@@ -218,6 +218,23 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from oscar.prepare import PrepareOptions, Preparer, default_label
+
+    disk = probe.resolve_disk(args.disk)
+    label = "gpt" if args.gpt else "dos" if args.mbr else default_label(disk)
+    preparer = Preparer(disk, PrepareOptions(args.layout, label), TerminalProgress())
+    if args.dry_run:
+        print(preparer.plan.render())
+        return 0
+    confirm(preparer.plan, args.yes,
+            _("Everything on this disk will be erased. Type 'oui' (yes) to continue:"))
+    preparer.run()
+    print(_("{disk} is ready: install the systems, then save them with OSCAR.").format(
+        disk=disk.path))
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -296,6 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("prepare", help=_("lay out a disk for OSCAR: Windows, Linux or dual boot"))
+    p.add_argument("--disk", required=True, help=_("path or identity from 'oscar probe'"))
+    p.add_argument("--layout", required=True, choices=("windows", "linux", "dualboot"))
+    table = p.add_mutually_exclusive_group()
+    table.add_argument("--gpt", action="store_true", help=_("GPT table (UEFI PCs)"))
+    table.add_argument("--mbr", action="store_true", help=_("MBR table (BIOS PCs)"))
+    p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

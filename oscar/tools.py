@@ -47,6 +47,8 @@ PACKAGES: dict[str, str] = {
     "umount": "mount",
     "wipefs": "util-linux",
     "mkswap": "util-linux",
+    "cfdisk": "fdisk",
+    "gparted": "gparted",
     "zstd": "zstd",
     "pigz": "pigz",
     "gzip": "gzip",

@@ -44,7 +44,8 @@ def machine() -> list[Disk]:
     key = Disk("/dev/sdb", 16 * GB, model="Cruzer Blade", serial="4C530001", pttype="dos",
                removable=True, is_boot_medium=True, partitions=[
                    Partition("/dev/sdb1", 1, MIB, 16 * GB - MIB, "vfat", "OSCAR-KEY")])
-    return [sda, key]
+    new = Disk("/dev/sdc", 1000 * GB, model="WDC WD10EZEX-08W", serial="WCC6Y0000001")
+    return [sda, key, new]
 
 
 def example_store(folder: Path, disk: Disk) -> None:
@@ -120,9 +121,16 @@ TEXT = {
         "deploy4": ("Le moteur de déploiement arrive dans une prochaine version ; en attendant, "
                     "chaque procédure le dit clairement :"),
         "tools": "## Outils",
-        "tools1": ("Préparer un disque, disque_usb, OSCAR_déploie et GRUB arrivent dans les "
-                   "prochaines versions et le disent ; Journaux, Shell, Redémarrer et Éteindre "
+        "tools1": ("disque_usb, OSCAR_déploie et GRUB arrivent dans les prochaines versions et "
+                   "le disent ; Préparer un disque, Journaux, Shell, Redémarrer et Éteindre "
                    "fonctionnent :"),
+        "prepare1": ("Préparer un disque : le disque à préparer (tout son contenu sera effacé ; "
+                     "le disque qui contient les sauvegardes est refusé) :"),
+        "prepare2": ("L'organisation, comme dans la présentation d'origine : Windows seul, Linux "
+                     "seul ou double démarrage, chacun avec la partition OSCAR ; ou à la main "
+                     "(gparted s'il y a un affichage graphique, cfdisk sinon) :"),
+        "prepare3": "Le type de table (MBR pour les PC BIOS, GPT pour les PC UEFI) :",
+        "prepare4": "Le plan ; il faut taper le nom du disque pour confirmer :",
         "errors": "## Quand quelque chose ne va pas",
         "errors1": ("Une erreur dit ce qui ne va pas, ce qu'il faut faire, et où est le journal ; "
                     "OK ramène au menu :"),
@@ -182,8 +190,15 @@ TEXT = {
         "deploy4": ("The deployment engine comes in a later version; until then each procedure "
                     "says so plainly:"),
         "tools": "## Tools (Outils)",
-        "tools1": ("Prepare a disk, disque_usb, OSCAR_déploie and GRUB come in later versions and "
-                   "say so; Logs, Shell, Reboot and Power off work:"),
+        "tools1": ("disque_usb, OSCAR_déploie and GRUB come in later versions and say so; "
+                   "Prepare a disk, Logs, Shell, Reboot and Power off work:"),
+        "prepare1": ("Prepare a disk: the disk to prepare (everything on it is erased; the disk "
+                     "holding the backups is refused):"),
+        "prepare2": ("The layout, as in the original presentation: Windows only, Linux only or "
+                     "dual boot, each with the OSCAR partition; or by hand (gparted when a "
+                     "display exists, cfdisk otherwise):"),
+        "prepare3": "The table type (MBR for BIOS PCs, GPT for UEFI PCs):",
+        "prepare4": "The plan; typing the disk's name confirms it:",
         "errors": "## When something goes wrong",
         "errors1": ("An error says what is wrong, what to do and where the log is; OK goes back "
                     "to the menu:"),
@@ -275,8 +290,17 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
     app.back_to(1)
 
     out += [t["tools"], "", t["tools1"], ""]
-    app.press("o", "enter")
+    app.press({"fr": "o", "en": "t"}[lang], "enter")  # Outils / Tools
     out.append(capture(app))
+    app.press("enter")
+    out += [t["prepare1"], "", capture(app)]
+    press_until(app, "sdc")
+    app.press("enter")
+    out += [t["prepare2"], "", capture(app)]
+    app.press("d", "enter")
+    out += [t["prepare3"], "", capture(app)]
+    app.press("enter")
+    out += [t["prepare4"], "", capture(app)]
     app.back_to(1)
 
     out += [t["errors"], "", t["errors1"], ""]

@@ -388,3 +388,35 @@ def test_end_to_end_in_tmux_hotplug(lab: LabDisks, tmp_path: Path, blank_disk: o
         tmux.wait_for(f"{device} ", timeout=10)  # the list redrew itself: nobody pressed a key
     finally:
         tmux.close()
+
+
+def test_prepare_a_disk_through_the_menu(lab: LabDisks, blank_disk: object) -> None:
+    disk = str(blank_disk(2 << 30, "new"))  # type: ignore[operator]
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("o", "enter", "enter")  # Outils > Préparer un disque
+    assert "Quel disque voulez-vous préparer ?" in app.screen_text()
+    choose(app, Path(lab.model).name)
+    assert "est monté" in app.screen_text() or "contient le dossier" in app.screen_text()
+    choose(app, "OK")
+    choose(app, Path(disk).name)
+    text = app.screen_text()
+    assert "Windows seul" in text and "Double démarrage" in text and "À la main" in text
+    assert "cfdisk" in text  # no graphical display here
+    app.press("enter")  # Windows seul
+    choose(app, "MBR")
+    text = app.screen_text()
+    assert "Tapez " + Path(disk).name + " pour confirmer" in text
+    screen = app.current.widget
+    screen.set_focus(3)
+    app.press(*Path(disk).name, "enter")
+    app.wait_task()
+    assert "est prêt" in app.screen_text(), app.screen_text()
+    assert blkid_label(f"{disk}p1") == ("ntfs", "Windows")
+    assert blkid_label(f"{disk}p2") == ("ext4", "OSCAR")
+
+
+def blkid_label(device: str) -> tuple[str, str]:
+    out = sh("blkid", "-p", "-o", "export", device, check=False).stdout
+    found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return found.get("TYPE", ""), found.get("LABEL", "")

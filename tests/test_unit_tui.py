@@ -234,3 +234,17 @@ def test_long_task_keeps_the_ui_responsive() -> None:
     app.wait_task()
     assert results == ["done"] and not isinstance(app.current.widget, widgets.ProgressView)
     assert urwid  # the real library renders every screen above
+
+
+def test_user_guides_show_every_menu_in_both_languages() -> None:
+    """docs/ holds the guides written by scripts/user_guide.py from the real screens."""
+    for lang, words in (("fr", ["OSCAR — Sauvegarde", "OSCAR — Restauration", "OSCAR — Déploiement",
+                                "OSCAR — Outils", "Tapez sda pour confirmer", "Mot de passe"]),
+                        ("en", ["OSCAR — Save", "OSCAR — Restore", "OSCAR — Deployment",
+                                "OSCAR — Tools", "Type sda to confirm", "Password"])):
+        guide = (ROOT / f"docs/guide-{lang}.md").read_text(encoding="utf-8")
+        for word in words:
+            assert word in guide, (lang, word)
+        teachers = (ROOT / f"docs/restaure-{lang}.md").read_text(encoding="utf-8")
+        assert "restaure" in teachers and "```" in teachers
+    assert "La restauration commence dans 10 secondes" in (ROOT / "docs/restaure-fr.md").read_text()

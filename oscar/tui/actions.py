@@ -13,6 +13,7 @@ from oscar.i18n import _
 from oscar.tui import widgets
 from oscar.tui.app import Screen, log_path
 from oscar.tui.context import Context
+from oscar.tui.prepare_flow import PrepareFlow
 from oscar.tui.restore_flow import RestoreFlow
 from oscar.tui.save_flow import SaveFlow
 
@@ -20,7 +21,6 @@ Action = Callable[[Context, menus.Item], None]
 # Items whose engine comes with a later issue: they show their help and say so plainly.
 NOT_YET = {
     "deploy": "deployment",
-    "prepare-disk": "disk preparation",
     "usb-disk": "disque_usb",
     "personalise": "OSCAR_déploie",
     "grub": "GRUB installation",
@@ -59,6 +59,10 @@ def save(ctx: Context, item: menus.Item) -> None:
 
 def restore(ctx: Context, item: menus.Item) -> None:
     RestoreFlow(ctx).start()
+
+
+def prepare_disk(ctx: Context, item: menus.Item) -> None:
+    PrepareFlow(ctx).start()
 
 
 def show_help(ctx: Context, item: menus.Item) -> None:
@@ -125,6 +129,7 @@ def poweroff(ctx: Context, item: menus.Item) -> None:
 ACTIONS: dict[str, Action] = {
     "save": save,
     "restore": restore,
+    "prepare-disk": prepare_disk,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,

@@ -1,0 +1,102 @@
+"""Disk layouts for OSCAR (pure): Windows only, Linux only or dual boot, each with the hidden
+OSCAR partition, as the seed's "Préparation du disque dur pour OSCAR" shows them.
+
+Sizes: the OSCAR partition takes a third of the disk (it keeps several backups of the PC's
+systems, which compress to about half their used space); swap is 1/16 of the disk, at most
+4 GiB; in dual boot Windows gets 60 % of the rest. Everything is aligned on 1 MiB. On GPT an EFI
+system partition (260 MiB) comes first, as UEFI firmware and Windows expect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oscar.devices import human_size
+from oscar.errors import TargetRefused
+from oscar.i18n import _
+
+MIB = 1 << 20
+GIB = 1 << 30
+LAYOUTS = ("windows", "linux", "dualboot")
+ESP_SIZE = 260 * MIB
+MBR_LIMIT = (1 << 32) * 512  # 32-bit sector numbers
+MIN_PART = 64 * MIB
+# Partition types. The OSCAR partition is a plain Linux partition: Windows gives no drive letter
+# to a filesystem type it cannot read.
+MBR_TYPES = {"ntfs": "7", "ext4": "83", "swap": "82", "vfat": "ef"}
+GPT_TYPES = {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
+             "ext4": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+             "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+             "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"}
+
+
+@dataclass
+class PlannedPartition:
+    number: int
+    start: int  # bytes
+    size: int  # bytes
+    fstype: str  # ntfs, ext4, swap, vfat
+    label: str
+
+
+def _align_down(n: int) -> int:
+    return n // MIB * MIB
+
+
+def plan(disk_size: int, layout: str, label: str = "dos") -> list[PlannedPartition]:
+    if layout not in LAYOUTS:
+        raise TargetRefused(_("Unknown layout '{name}'.").format(name=layout),
+                            _("Choose one of: {choices}.").format(choices=", ".join(LAYOUTS)))
+    if label == "dos" and disk_size > MBR_LIMIT:
+        raise TargetRefused(_("An MBR table cannot use more than 2 TiB; this disk has {size}.").format(
+            size=human_size(disk_size)), _("Choose GPT."))
+    # The first MiB holds the table (and GRUB's core on MBR); GPT keeps 33 sectors at the end.
+    usable_end = _align_down(disk_size - (MIB if label == "gpt" else 0))
+    position = MIB
+    wanted: list[tuple[str, str, int]] = []  # fstype, label, size (0: the rest)
+    if label == "gpt":
+        wanted.append(("vfat", "EFI", ESP_SIZE))
+    oscar = _align_down(disk_size // 3)
+    swap = min(4 * GIB, _align_down(disk_size // 16))
+    system = usable_end - MIB - oscar - (ESP_SIZE if label == "gpt" else 0)
+    if layout == "windows":
+        wanted.append(("ntfs", "Windows", 0))
+    elif layout == "linux":
+        wanted += [("ext4", "Linux", 0), ("swap", "swap", swap)]
+    else:
+        windows = _align_down((system - swap) * 6 // 10)
+        wanted += [("ntfs", "Windows", windows), ("ext4", "Linux", 0), ("swap", "swap", swap)]
+    wanted.append(("ext4", "OSCAR", oscar))
+    fixed = sum(size for _fs, _label, size in wanted)
+    rest = usable_end - position - fixed
+    parts = []
+    for number, (fstype, name, size) in enumerate(wanted, 1):
+        size = size or _align_down(rest)
+        parts.append(PlannedPartition(number, position, size, fstype, name))
+        position += size
+    small = [p for p in parts if p.size < MIN_PART]
+    if small or position > usable_end:
+        raise TargetRefused(
+            _("The disk ({size}) is too small for this layout.").format(size=human_size(disk_size)),
+            _("Choose a bigger disk, or a layout with fewer partitions."))
+    return parts
+
+
+def sfdisk_script(parts: list[PlannedPartition], label: str) -> str:
+    """The layout as an sfdisk script (sectors of 512 bytes)."""
+    types = GPT_TYPES if label == "gpt" else MBR_TYPES
+    lines = [f"label: {label}", "unit: sectors", ""]
+    for p in parts:
+        name = f', name="{p.label}"' if label == "gpt" else ""
+        lines.append(f"start={p.start // 512}, size={p.size // 512}, type={types[p.fstype]}{name}")
+    return "\n".join(lines) + "\n"
+
+
+def mkfs_argv(part: PlannedPartition, device: str) -> list[str]:
+    if part.fstype == "ntfs":
+        return ["mkfs.ntfs", "--quick", "--force", "--label", part.label, device]
+    if part.fstype == "ext4":
+        return ["mkfs.ext4", "-q", "-F", "-L", part.label, device]
+    if part.fstype == "swap":
+        return ["mkswap", "-L", part.label, device]
+    return ["mkfs.vfat", "-F", "32", "-n", part.label[:11].upper(), device]

@@ -1,0 +1,76 @@
+"""Prepare a disk: the layouts written by sfdisk and formatted by the real mkfs tools, on loop
+devices; the refusals leave the disk untouched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from oscar import oscarpart, probe
+from tests.conftest import LabDisks, fs_clean, hash_device, oscar, sh
+
+pytestmark = pytest.mark.storage
+GIB = 1 << 30
+
+
+def blkid(device: str) -> dict[str, str]:
+    out = sh("blkid", "-p", "-o", "export", device, check=False).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize("layout, table", [("windows", "mbr"), ("linux", "gpt"),
+                                           ("dualboot", "mbr"), ("dualboot", "gpt")])
+def test_prepare_writes_and_formats_the_layout(blank_disk: Callable[..., str], layout: str,
+                                               table: str) -> None:
+    disk = blank_disk(3 * GIB)
+    # An old table and filesystem signature that must not survive as ghosts.
+    sh("sfdisk", "-q", disk, input="type=83\n")
+    sh("partx", "-a", disk, check=False)
+    sh("mkfs.ext4", "-q", "-F", "-L", "OLD", f"{disk}p1")
+    result = oscar("prepare", "--disk", disk, "--layout", layout, f"--{table}", "--yes")
+    assert result.returncode == 0, result.stderr
+    parts = json.loads(sh("sfdisk", "-J", disk).stdout)["partitiontable"]
+    assert parts["label"] == ("gpt" if table == "gpt" else "dos")
+    expected = {"windows": [("ntfs", "Windows")],
+                "linux": [("ext4", "Linux"), ("swap", "swap")],
+                "dualboot": [("ntfs", "Windows"), ("ext4", "Linux"), ("swap", "swap")]}[layout]
+    expected = ([("vfat", "EFI")] if table == "gpt" else []) + expected + [("ext4", "OSCAR")]
+    assert len(parts["partitions"]) == len(expected)
+    for number, (fstype, label) in enumerate(expected, 1):
+        found = blkid(f"{disk}p{number}")
+        assert found.get("TYPE") == fstype and found.get("LABEL") == label, (number, found)
+        if fstype in ("ntfs", "ext4"):
+            fs_clean(f"{disk}p{number}", fstype)
+    assert "OLD" not in sh("blkid", "-p", "-o", "export", *[f"{disk}p{n}" for n in
+                                                            range(1, len(expected) + 1)],
+                           check=False).stdout
+    # OSCAR finds the new OSCAR partition (the PC's store, for the menu and restaure).
+    found = oscarpart.find([probe.resolve_disk(disk, with_usage=False)])
+    assert found is not None and found[1].number == len(expected)
+
+
+def test_prepare_refuses_a_disk_in_use_and_changes_nothing(mbr_lab: LabDisks,
+                                                           blank_disk: Callable[..., str],
+                                                           tmp_path: Path) -> None:
+    # The lab model: its OSCAR partition (the store) is mounted.
+    before = hash_device(mbr_lab.model)
+    refused = oscar("prepare", "--disk", mbr_lab.model, "--layout", "windows", "--yes")
+    assert refused.returncode == 5 and "mounted" in refused.stderr
+    assert hash_device(mbr_lab.model) == before
+    # A dry run prints the plan, warns about the OSCAR partition, and writes nothing.
+    disk = blank_disk(3 * GIB)
+    assert oscar("prepare", "--disk", disk, "--layout", "dualboot", "--yes").returncode == 0
+    before = hash_device(disk)
+    dry = oscar("prepare", "--disk", disk, "--layout", "linux", "--dry-run")
+    assert dry.returncode == 0 and "Format partition 1 as ext4" in dry.stdout
+    assert "is an OSCAR partition: the backups on it will be lost too" in dry.stdout
+    assert hash_device(disk) == before
+    # Without --yes and without a terminal: refused, nothing written.
+    asked = oscar("prepare", "--disk", disk, "--layout", "linux")
+    assert asked.returncode == 8 and hash_device(disk) == before
+    too_small = blank_disk(256 << 20)
+    small = oscar("prepare", "--disk", too_small, "--layout", "dualboot", "--gpt", "--yes")
+    assert small.returncode == 5 and "too small" in small.stderr

@@ -1,0 +1,96 @@
+"""Disk layouts and the refusals of "Prepare a disk" (pure code)."""
+
+from __future__ import annotations
+
+import pytest
+
+from oscar.devices import Disk, Partition
+from oscar.engine import layout
+from oscar.errors import TargetRefused
+from oscar.prepare import check_target, default_label
+from oscar.tui.prepare_flow import manual_editor
+
+pytestmark = pytest.mark.unit
+GB = 1_000_000_000
+
+
+@pytest.mark.parametrize("size", [500 * GB, 3 << 30, 4 << 40])
+@pytest.mark.parametrize("name", layout.LAYOUTS)
+@pytest.mark.parametrize("label", ["dos", "gpt"])
+def test_layouts_fill_the_disk_aligned_with_the_oscar_partition_last(size: int, name: str,
+                                                                      label: str) -> None:
+    if label == "dos" and size > 2 << 40:
+        with pytest.raises(TargetRefused, match="2 TiB"):
+            layout.plan(size, name, label)
+        return
+    parts = layout.plan(size, name, label)
+    assert parts[0].start == layout.MIB
+    for before, after in zip(parts, parts[1:], strict=False):
+        assert after.start == before.start + before.size  # contiguous, no overlap
+    assert all(p.start % layout.MIB == 0 and p.size % layout.MIB == 0 for p in parts)
+    end = parts[-1].start + parts[-1].size
+    assert end <= size - (layout.MIB if label == "gpt" else 0)
+    assert size - end < 2 * layout.MIB + size // 1000  # nothing big is left unused
+    oscar = parts[-1]
+    assert (oscar.fstype, oscar.label) == ("ext4", "OSCAR")
+    assert abs(oscar.size - size // 3) <= layout.MIB
+    kinds = [p.label for p in parts]
+    expected = {"windows": ["Windows"], "linux": ["Linux", "swap"],
+                "dualboot": ["Windows", "Linux", "swap"]}[name]
+    assert kinds == (["EFI"] if label == "gpt" else []) + expected + ["OSCAR"]
+    if label == "gpt":
+        assert parts[0].fstype == "vfat" and parts[0].size == layout.ESP_SIZE
+
+
+def test_swap_is_capped_and_windows_gets_more_in_dual_boot() -> None:
+    parts = {p.label: p for p in layout.plan(500 * GB, "dualboot", "dos")}
+    assert parts["swap"].size == 4 << 30
+    assert parts["Windows"].size > parts["Linux"].size
+
+
+def test_sfdisk_script() -> None:
+    script = layout.sfdisk_script(layout.plan(3 << 30, "linux", "gpt"), "gpt")
+    lines = script.splitlines()
+    assert lines[0] == "label: gpt" and "unit: sectors" in lines
+    assert lines[3].startswith("start=2048, size=532480, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
+    assert 'name="OSCAR"' in lines[-1] and "0FC63DAF-8483-4772-8E79-3D69D8477DE4" in lines[-1]
+    mbr = layout.sfdisk_script(layout.plan(3 << 30, "windows", "dos"), "dos")
+    assert mbr.splitlines()[3].endswith("type=7") and mbr.splitlines()[4].endswith("type=83")
+
+
+def test_too_small_and_unknown_layouts_refused() -> None:
+    with pytest.raises(TargetRefused, match="too small"):
+        layout.plan(200 << 20, "dualboot", "gpt")
+    with pytest.raises(TargetRefused, match="Unknown layout"):
+        layout.plan(500 * GB, "mac", "dos")
+
+
+def test_mkfs_argv() -> None:
+    parts = layout.plan(3 << 30, "dualboot", "gpt")
+    argvs = [layout.mkfs_argv(p, f"/dev/sdz{p.number}") for p in parts]
+    assert argvs[0][:3] == ["mkfs.vfat", "-F", "32"] and argvs[1][0] == "mkfs.ntfs"
+    assert "--quick" in argvs[1] and argvs[-1] == ["mkfs.ext4", "-q", "-F", "-L", "OSCAR", "/dev/sdz5"]
+    assert argvs[3][:3] == ["mkswap", "-L", "swap"]
+
+
+def test_refusals_and_defaults() -> None:
+    blank = Disk("/dev/sdb", 500 * GB)
+    check_target(blank)
+    assert default_label(blank) == "dos" and default_label(Disk("/dev/sdc", 4 << 40)) == "gpt"
+    with pytest.raises(TargetRefused, match="started from"):
+        check_target(Disk("/dev/sda", 16 * GB, is_boot_medium=True))
+    with pytest.raises(TargetRefused, match="erase the backups"):
+        check_target(Disk("/dev/sdd", 500 * GB, holds_store=True))
+    busy = Disk("/dev/sde", 500 * GB, partitions=[Partition("/dev/sde1", 1, 1 << 20, 1 << 30,
+                                                               "ext4", in_use=True)])
+    with pytest.raises(TargetRefused, match="mounted"):
+        check_target(busy)
+    assert manual_editor(":0", True) == "gparted"
+    assert manual_editor(None, True) == "cfdisk" and manual_editor(":0", False) == "cfdisk"
+
+
+def test_saved_machine_description_round_trips() -> None:
+    disk = Disk("/dev/sda", 500 * GB, model="M", serial="S", pttype="dos", partitions=[
+        Partition("/dev/sda1", 1, 1 << 20, 1 << 30, "ntfs", "Windows", used=5)])
+    again = Disk.from_dict(disk.to_dict())
+    assert again == disk and again.identity == disk.identity
