@@ -12,6 +12,8 @@ APT_PACKAGES=(
   python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin
   # message catalogues
   gettext
+  # the menu's end-to-end tests drive the real program in a terminal multiplexer
+  tmux
 )
 
 missing=()
