@@ -70,10 +70,10 @@ class Preparer:
         if d.partitions:
             plan.warnings.append(_("the disk's {n} partitions and everything on them will be "
                                    "lost").format(n=len(d.partitions)))
-        for part in d.partitions:
-            if part.label == "OSCAR":
+        for existing in d.partitions:
+            if existing.label == "OSCAR":
                 plan.warnings.append(_("partition {n} is an OSCAR partition: the backups on it "
-                                       "will be lost too").format(n=part.number))
+                                       "will be lost too").format(n=existing.number))
         return plan
 
     def required_tools(self) -> list[str]:

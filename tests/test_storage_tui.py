@@ -420,3 +420,47 @@ def blkid_label(device: str) -> tuple[str, str]:
     out = sh("blkid", "-p", "-o", "export", device, check=False).stdout
     found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return found.get("TYPE", ""), found.get("LABEL", "")
+
+
+def test_cancelled_restore_is_recovered_by_the_next_restore(lab: LabDisks) -> None:
+    ensure_backup(lab)
+    name = next(e.name for e in Store(lab.store).entries() if e.usable)
+    original = snapshot_partition(lab.part(lab.model, 1), "ntfs")
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+
+    def start_restore() -> None:
+        app.press("r", "enter")
+        choose(app, name)
+        choose(app, Path(lab.model).name)
+        choose(app, "Continuer")
+        choose(app, "Confirmer")
+
+    start_restore()
+    time.sleep(0.3)  # verifying checksums, or already writing partition 1
+    app.press("esc")
+    assert "Annuler la restauration ?" in app.screen_text()
+    choose(app, "Confirmer")
+    app.wait_task()
+    assert "Annulé par l'utilisateur" in app.screen_text(), app.screen_text()
+    choose(app, "OK")
+    start_restore()  # the same restore again, to the end: the PC is whole again
+    app.wait_task()
+    assert "terminée" in app.screen_text(), app.screen_text()
+    assert snapshot_partition(lab.part(lab.model, 1), "ntfs") == original
+
+
+def test_end_to_end_in_tmux_shell_and_back(lab: LabDisks, tmp_path: Path) -> None:
+    tmux = Tmux(tmp_path, ["tui", "--store", str(lab.store)],
+                {**tui_env(tmp_path), "SHELL": "/bin/sh", "PS1": "oscar-shell$ "})
+    try:
+        tmux.wait_for("Sauvegarde", timeout=20)
+        tmux.keys("o", "Enter", "s", "Enter")  # Outils > Shell
+        tmux.wait_for("Tapez exit pour revenir au menu OSCAR.")
+        tmux.type("echo hello-$((6*7))\n")
+        tmux.wait_for("hello-42")
+        tmux.type("exit\n")
+        screen = tmux.wait_for("Choisissez un outil :")
+        assert "Shell" in screen and "hello-42" not in screen  # the menu is drawn again
+    finally:
+        tmux.close()

@@ -248,3 +248,27 @@ def test_user_guides_show_every_menu_in_both_languages() -> None:
         teachers = (ROOT / f"docs/restaure-{lang}.md").read_text(encoding="utf-8")
         assert "restaure" in teachers and "```" in teachers
     assert "La restauration commence dans 10 secondes" in (ROOT / "docs/restaure-fr.md").read_text()
+
+
+def test_logs_screen_shows_the_end_of_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              french: None) -> None:
+    from oscar.tui import app as appmod
+
+    log_file = tmp_path / "oscar.log"
+    log_file.write_text("".join(f"2026-11-27 line {n}\n" for n in range(1000)))
+    monkeypatch.setattr(appmod, "LOG_FILE", str(log_file))
+    app = menu_app(tmp_path)
+    app.press("o", "enter", "j", "enter")
+    text = app.screen_text()
+    assert "OSCAR — Outils > Journaux" in text and "line 999" in text and "line 500" not in text
+
+
+def test_reboot_and_poweroff_ask_then_run_the_configured_command(tmp_path: Path,
+                                                                 french: None) -> None:
+    marker = tmp_path / "off"
+    app = App(config.Config(poweroff_command=["touch", str(marker)]), headless=True)
+    build(app, restaure=False, store=str(tmp_path))
+    app.press("o", "enter", "é", "enter")  # Éteindre
+    assert "Éteindre le PC maintenant ?" in app.screen_text() and not marker.exists()
+    app.press("enter")  # Confirmer
+    assert marker.exists()

@@ -24,7 +24,8 @@ def backup_line(entry: Entry) -> tuple[str, str]:
     date = m.created[:16].replace("T", " ")
     parts = ",".join(str(p.number) for p in m.partitions if p.role == "data")
     state = "" if entry.usable else f"  ({entry.state})"
-    return entry.name, f"{date}  {human_size(m.stored_bytes):>9}  [{parts}]{state}"
+    source = str(m.source.get("model") or m.source.get("name") or "?")[:16]
+    return entry.name, f"{date} {human_size(m.stored_bytes):>9} [{parts}] {source}{state}"
 
 
 def newest_first(entries: list[Entry]) -> list[Entry]:
