@@ -20,9 +20,6 @@ PALETTE = [
     ("error", "light red,bold", "default"),
     ("warning", "yellow,bold", "default"),
     ("ok", "light green,bold", "default"),
-    ("bar", "default", "default"),
-    ("bar done", "black", "light cyan"),
-    ("bar smooth", "light cyan", "default"),
 ]
 
 Callback = Callable[[], None]
@@ -236,13 +233,37 @@ class ProgressState:
     note: str = ""
 
 
+class TextBar(urwid.Widget):  # type: ignore[misc]
+    """A progress bar drawn with characters: readable on a console without colours."""
+
+    _sizing = frozenset(["flow"])
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fraction = 0.0
+
+    def set_fraction(self, fraction: float) -> None:
+        self.fraction = max(0.0, min(1.0, fraction))
+        self._invalidate()
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        return 1
+
+    def render(self, size: tuple[int], focus: bool = False) -> urwid.Canvas:
+        (maxcol,) = size
+        inner = max(0, maxcol - 9)
+        done = int(inner * self.fraction)
+        text = f"[{'#' * done}{'.' * (inner - done)}] {self.fraction * 100:3.0f} %"
+        return urwid.Text(text[:maxcol]).render((maxcol,))
+
+
 class ProgressView(urwid.WidgetWrap):  # type: ignore[misc]
     def __init__(self, state: ProgressState) -> None:
         self.state = state
         self.title = urwid.Text(("title", state.title))
         self.step = urwid.Text("")
         self.label = urwid.Text("")
-        self.bar = urwid.ProgressBar("bar", "bar done", 0, 100, "bar smooth")
+        self.bar = TextBar()
         self.figures = urwid.Text("")
         self.note = urwid.Text("")
         pile = urwid.Pile([self.title, urwid.Divider(), self.step, self.label, self.bar,
@@ -256,7 +277,7 @@ class ProgressView(urwid.WidgetWrap):  # type: ignore[misc]
         self.title.set_text(("title", s.title))
         self.step.set_text(s.step)
         self.label.set_text(s.label)
-        self.bar.set_completion(max(0.0, min(100.0, s.fraction * 100)))
+        self.bar.set_fraction(s.fraction)
         self.figures.set_text(_("{rate}  elapsed {elapsed}  remaining {remaining}").format(
             rate=s.rate or "-", elapsed=s.elapsed, remaining=s.remaining))
         self.note.set_text(("warning", s.note) if s.note else "")
