@@ -13,6 +13,7 @@ import urwid
 import yaml
 
 from oscar import config, i18n
+from oscar import lab as labmod
 from oscar.engine.mount import mounted
 from oscar.store import Store
 from oscar.tui import widgets
@@ -383,9 +384,16 @@ def test_end_to_end_in_tmux_hotplug(lab: LabDisks, tmp_path: Path, blank_disk: o
         tmux.wait_for("Sauvegarde", timeout=20)
         tmux.keys("s", "Enter")
         tmux.wait_for("Quel disque voulez-vous sauvegarder ?")
-        device = Path(partitioned_disk(blank_disk)).name
+        path = partitioned_disk(blank_disk)
+        device = Path(path).name
         assert device not in tmux.screen()
         tmux.wait_for(f"{device} ", timeout=10)  # the list redrew itself: nobody pressed a key
+        labmod.detach_device(path)  # unplugged: it goes away again
+        end = time.monotonic() + 10
+        while f"{device} " in tmux.screen() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert f"{device} " not in tmux.screen()
+        assert "Quel disque voulez-vous sauvegarder ?" in tmux.screen()
     finally:
         tmux.close()
 
