@@ -434,6 +434,7 @@ FR = {
     "partition {n} is an OSCAR partition: the backups on it will be lost too": "la partition {n} est une partition OSCAR : les sauvegardes qu'elle contient seront perdues aussi",
     "An MBR table cannot use more than 2 TiB; this disk has {size}.": "Une table MBR ne peut pas utiliser plus de 2 Tio ; ce disque fait {size}.",
     "Choose GPT.": "Choisissez GPT.",
+    "Identity: {identity}; model {model}; {size}.": "Identité : {identity} ; modèle {model} ; {size}.",
 }
 
 

@@ -48,3 +48,9 @@ def disk_line(disk: Disk) -> tuple[str, str]:
     if marks:
         summary += " (" + ", ".join(marks) + ")"
     return disk.name, summary
+
+
+def identity_help(disk: Disk) -> str:
+    """What F1 adds on a disk: how OSCAR recognises it, whatever its /dev name."""
+    return _("Identity: {identity}; model {model}; {size}.").format(
+        identity=disk.identity, model=disk.model or "-", size=human_size(disk.size))

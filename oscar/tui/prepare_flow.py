@@ -16,7 +16,7 @@ from oscar.prepare import PrepareOptions, Preparer, check_target, default_label
 from oscar.progress import NullProgress
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line
+from oscar.tui.context import Context, disk_line, identity_help
 
 
 def manual_editor(display: str | None, have_gparted: bool) -> str:
@@ -44,7 +44,7 @@ class PrepareFlow:
         for disk in (d for d in self.ctx.disks() if not d.is_boot_medium):
             label, summary = disk_line(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("Every partition of the chosen disk is erased.")))
+                                        _("Every partition of the chosen disk is erased.") + " " + identity_help(disk)))
         return Screen(_("Prepare a disk"), widgets.menu_screen(
             _("Which disk do you want to prepare? Everything on it will be erased."), rows,
             width=10), on_disks_changed=lambda: self.app.replace(self.disk_screen()))

@@ -14,7 +14,7 @@ from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Entry, Store
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line
+from oscar.tui.context import Context, disk_line, identity_help
 
 
 def backup_line(entry: Entry) -> tuple[str, str]:
@@ -85,7 +85,7 @@ class RestoreFlow:
             if disk.identity == source:
                 summary = _("(saved from this disk) ") + summary
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("The disk the backup is written onto.")))
+                                        _("The disk the backup is written onto.") + " " + identity_help(disk)))
         return Screen(_("Target disk"), widgets.menu_screen(
             _("Restore '{name}' onto which disk?").format(name=self.entry.name), rows, width=10),
             on_disks_changed=self.refresh_disks)

@@ -16,7 +16,7 @@ from oscar.save import METHODS, SaveOptions, Saver, store_partition_names
 from oscar.store import Store
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line
+from oscar.tui.context import Context, disk_line, identity_help
 
 
 def default_name(disk: Disk, today: datetime.date | None = None) -> str:
@@ -54,7 +54,7 @@ class SaveFlow:
         for disk in disks:
             label, summary = disk_line(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("Save this disk's partitions.")))
+                                        _("Save this disk's partitions.") + " " + identity_help(disk)))
         intro = (_("Which disk do you want to save?") if rows
                  else _("No disk with partitions to save was found.") + " " +
                  _("Plug one in: this list follows the disks plugged and unplugged."))
