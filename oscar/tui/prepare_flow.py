@@ -43,8 +43,9 @@ class PrepareFlow:
         rows = []
         for disk in (d for d in self.ctx.disks() if not d.is_boot_medium):
             label, summary = disk_line(disk)
+            help_text = _("Every partition of the chosen disk is erased.") + " " + identity_help(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("Every partition of the chosen disk is erased.") + " " + identity_help(disk)))
+                                        help_text))
         return Screen(_("Prepare a disk"), widgets.menu_screen(
             _("Which disk do you want to prepare? Everything on it will be erased."), rows,
             width=10), on_disks_changed=lambda: self.app.replace(self.disk_screen()))

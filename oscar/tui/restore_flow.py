@@ -84,8 +84,9 @@ class RestoreFlow:
             label, summary = disk_line(disk)
             if disk.identity == source:
                 summary = _("(saved from this disk) ") + summary
+            help_text = _("The disk the backup is written onto.") + " " + identity_help(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("The disk the backup is written onto.") + " " + identity_help(disk)))
+                                        help_text))
         return Screen(_("Target disk"), widgets.menu_screen(
             _("Restore '{name}' onto which disk?").format(name=self.entry.name), rows, width=10),
             on_disks_changed=self.refresh_disks)

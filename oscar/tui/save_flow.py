@@ -53,8 +53,9 @@ class SaveFlow:
         rows = []
         for disk in disks:
             label, summary = disk_line(disk)
+            help_text = _("Save this disk's partitions.") + " " + identity_help(disk)
             rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        _("Save this disk's partitions.") + " " + identity_help(disk)))
+                                        help_text))
         intro = (_("Which disk do you want to save?") if rows
                  else _("No disk with partitions to save was found.") + " " +
                  _("Plug one in: this list follows the disks plugged and unplugged."))
