@@ -3,7 +3,7 @@ PY := .venv/bin/python
 PYTEST := $(PY) -m pytest
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup demo test lint test-unit test-storage test-net test-vm bench clean
+.PHONY: setup demo test lint test-unit test-storage test-net test-vm bench clean image
 
 setup:
 	bash scripts/setup.sh
@@ -12,7 +12,7 @@ demo: setup
 	bash scripts/demo.sh
 
 lint: setup
-	$(PY) -m ruff check oscar tests bench bench/save_restore bench/tui scripts
+	$(PY) -m ruff check oscar tests bench bench/save_restore bench/tui bootimage scripts
 	$(PY) -m mypy
 
 test: setup lint
@@ -29,6 +29,9 @@ test-net: setup
 
 test-vm: setup
 	$(PYTEST) -m vm tests
+
+image: setup
+	bootimage/build.py
 
 bench: setup
 	$(PY) bench/save_restore

@@ -59,6 +59,15 @@ PACKAGES: dict[str, str] = {
     "getfattr": "attr",
     "hivexregedit": "libhivex-bin",
     "mkfs.vfat": "dosfstools",
+    # building and booting the live image
+    "debootstrap": "debootstrap",
+    "chroot": "coreutils",
+    "mksquashfs": "squashfs-tools",
+    "grub-mkrescue": "grub-common",
+    "grub-script-check": "grub-common",
+    "xorriso": "xorriso",
+    "msgfmt": "gettext",
+    "qemu-system-x86_64": "qemu-system-x86",
 }
 
 

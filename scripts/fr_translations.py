@@ -435,6 +435,11 @@ FR = {
     "An MBR table cannot use more than 2 TiB; this disk has {size}.": "Une table MBR ne peut pas utiliser plus de 2 Tio ; ce disque fait {size}.",
     "Choose GPT.": "Choisissez GPT.",
     "Identity: {identity}; model {model}; {size}.": "Identité : {identity} ; modèle {model} ; {size}.",
+    "Boot from the first hard disk": "Démarrer sur le premier disque dur",
+    "The password hash is not a GRUB PBKDF2 hash.": "L'empreinte du mot de passe n'est pas une empreinte PBKDF2 de GRUB.",
+    "Make it with 'oscar password' or grub-mkpasswd-pbkdf2.": "Créez-la avec « oscar password » ou grub-mkpasswd-pbkdf2.",
+    "The generated GRUB menu is not valid: {why}": "Le menu GRUB produit n'est pas valide : {why}",
+    "The working menu was kept; report this as a bug.": "Le menu qui fonctionne a été gardé ; signalez ce défaut.",
 }
 
 

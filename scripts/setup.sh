@@ -14,6 +14,9 @@ APT_PACKAGES=(
   gettext
   # the menu's end-to-end tests drive the real program in a terminal multiplexer
   tmux
+  # building the live image and booting it in qemu (make image, the vm tier)
+  debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
+  qemu-system-x86 ovmf
 )
 
 missing=()

@@ -1,0 +1,104 @@
+"""qemu (-accel tcg) with its serial console on a Unix socket: what the booted system prints,
+and keys sent to it, as a person at a serial terminal would."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
+
+
+class Qemu:
+    def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
+                 memory: int = 2048, log: Path | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="oscar-vm-"))
+        self.sock_path = self.dir / "serial.sock"
+        self.log = log or self.dir / "serial.log"
+        argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory), "-smp", "2",
+                "-display", "none", "-no-reboot", "-nic", "none",
+                "-chardev", f"socket,id=s0,path={self.sock_path},server=on,wait=off",
+                "-serial", "chardev:s0", "-monitor", "none"]
+        if uefi:
+            vars_copy = self.dir / "OVMF_VARS.fd"
+            shutil.copy(OVMF_VARS, vars_copy)
+            argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                     "-drive", f"if=pflash,format=raw,file={vars_copy}"]
+        if iso is not None:
+            argv += ["-drive", f"file={iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d"]
+        for index, disk in enumerate(disks):
+            argv += ["-drive", f"file={disk},format=raw,if=virtio,index={index}"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.sock = self._connect()
+        self.raw = bytearray()
+        self.fh = self.log.open("wb")
+
+    def _connect(self) -> socket.socket:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"qemu exited: {out}")
+            try:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.connect(str(self.sock_path))
+                sock.settimeout(0.2)
+                return sock
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("qemu's serial socket never appeared")
+
+    def _read(self) -> None:
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                self.raw += data
+                self.fh.write(data)
+                self.fh.flush()
+        except (TimeoutError, BlockingIOError):
+            return
+
+    def text(self) -> str:
+        """Everything printed so far, escape sequences removed."""
+        self._read()
+        return ANSI.sub(b"", bytes(self.raw)).decode("utf-8", "replace")
+
+    def wait_for(self, pattern: str, timeout: float) -> float:
+        """Seconds until ``pattern`` (a plain string) appears on the serial console."""
+        began = time.monotonic()
+        start = len(self.raw)
+        while time.monotonic() - began < timeout:
+            self._read()
+            if pattern in ANSI.sub(b"", bytes(self.raw[max(0, start - 4096):])).decode(
+                    "utf-8", "replace"):
+                return time.monotonic() - began
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        tail = self.text()[-3000:]
+        raise AssertionError(f"{pattern!r} not seen in {timeout:.0f} s; serial tail:\n{tail}")
+
+    def send(self, data: str | bytes, pause: float = 0.3) -> None:
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+        time.sleep(pause)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.sock.close()
+        self.fh.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
