@@ -52,3 +52,52 @@ def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, vm_log: Path) -
         print(f"{firmware}: menu on the serial console {seconds:.0f} s after GRUB")
     finally:
         vm.close()
+
+
+UP = "\x1b[A"
+
+
+@pytest.fixture(scope="module")
+def protected_iso(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same image with a menu password (only its PBKDF2 hash goes in)."""
+    from oscar import config
+
+    folder = tmp_path_factory.mktemp("protected")
+    hash_file = folder / "hash"
+    hash_file.write_text(config.hash_password("ecole42"))
+    result = subprocess.run([sys.executable, str(ROOT / "bootimage/build.py"), "--fast",
+                             "--out", str(folder / "out"), "--password-hash-file",
+                             str(hash_file)], capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, result.stderr[-5000:]
+    image = folder / "out/oscar.iso"
+    grub_cfg = subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(image), "-extract",
+                               "/boot/grub/grub.cfg", str(folder / "grub.cfg")],
+                              capture_output=True, text=True)
+    assert grub_cfg.returncode == 0, grub_cfg.stderr
+    text = (folder / "grub.cfg").read_text()
+    assert "password_pbkdf2 oscar grub.pbkdf2.sha512.10000." in text and "ecole42" not in text
+    assert "set default=disk" in text  # a protected default would wait for a user name forever
+    return image
+
+
+def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> None:
+    vm = Qemu(iso=protected_iso, log=vm_log)
+    try:
+        vm.wait_for("OSCAR (English)", 180)
+        vm.send(UP * 3, pause=1)  # from the default (the hard disk) up to OSCAR
+        vm.send("\r")
+        vm.wait_for("Enter username:", 30)
+        vm.send("oscar\r")
+        vm.wait_for("Enter password:", 30)
+        vm.send("wrong\r")
+        vm.wait_for("access denied", 30)  # refused, back to the menu
+        vm.wait_for("OSCAR (English)", 30)
+        vm.send(UP * 3, pause=1)
+        vm.send("\r")
+        vm.wait_for("Enter username:", 30)
+        vm.send("oscar\r")
+        vm.wait_for("Enter password:", 30)
+        vm.send("ecole42\r")
+        vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
+    finally:
+        vm.close()
