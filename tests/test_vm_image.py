@@ -16,6 +16,7 @@ from tests.vm import Qemu
 pytestmark = pytest.mark.vm
 OUT = ROOT / "bootimage/out"
 BOOT_TIMEOUT = 600  # tcg on 2 cores: GRUB, the kernel, live-boot, systemd, the menu
+DOWN = "\x1b[B"
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +40,21 @@ def vm_log(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-@pytest.mark.parametrize("firmware", ["bios", "uefi"])
-def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, vm_log: Path) -> None:
+@pytest.mark.parametrize("firmware, entry", [("bios", "OSCAR"), ("uefi", "OSCAR (English)")])
+def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, entry: str, vm_log: Path) -> None:
     vm = Qemu(iso=iso, uefi=firmware == "uefi", log=vm_log)
     try:
         vm.wait_for("OSCAR (English)", 180)  # GRUB's menu, on the serial line too
         text = vm.text()
         assert "restaure" in text and "OSCAR" in text
-        vm.send("\r")  # the default entry: OSCAR
-        seconds = vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
-        vm.wait_for("Restauration", 30)
-        print(f"{firmware}: menu on the serial console {seconds:.0f} s after GRUB")
+        if entry == "OSCAR (English)":
+            vm.send(DOWN * 2, pause=1)
+        vm.send("\r")
+        first, second = (("Sauvegarde", "Restauration") if entry == "OSCAR"
+                         else ("Save", "Restore"))  # French by default, English on request
+        seconds = vm.wait_for(first, BOOT_TIMEOUT)
+        vm.wait_for(second, 30)
+        print(f"{firmware}/{entry}: menu on the serial console {seconds:.0f} s after GRUB")
     finally:
         vm.close()
 
@@ -101,3 +106,85 @@ def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> Non
         vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
     finally:
         vm.close()
+
+
+END = "\x1b[4~"
+
+
+def test_save_damage_restore_inside_the_booted_image(iso: Path, tmp_path: Path,
+                                                     vm_log: Path) -> None:
+    """The lab's model PC as the VM's virtio disk: saved onto its own OSCAR partition, damaged
+    from the menu's shell, restored, the VM powered off from the menu; then checked here."""
+    from oscar import lab as labmod
+    from tests.conftest import LAB_DATA_MB, LAB_SIZE, fs_clean, snapshot_partition
+
+    root = tmp_path / "lab"
+    labmod.create(root, clients=0, size=LAB_SIZE, data_mb=LAB_DATA_MB)
+    model = root / "model.img"
+    device = labmod.attach_image(model)
+    try:
+        original = snapshot_partition(f"{device}p1", "ntfs")
+    finally:
+        labmod.detach_device(device)
+
+    vm = Qemu(iso=iso, disks=[model], log=vm_log)
+    try:
+        vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
+        vm.send("s", 1)
+        vm.send("\r", 2)
+        vm.wait_for("vda", 60)  # the PC's disk; the boot medium is not offered
+        vm.send("\r", 2)
+        vm.wait_for("[X] 1  ntfs", 60)
+        vm.send(END, 1)
+        vm.send("\r", 2)
+        vm.wait_for("Nom de la sauvegarde", 60)
+        vm.send(END, 1)
+        vm.send("\r", 2)
+        vm.wait_for("Lancer la sauvegarde", 60)
+        vm.send("\r", 2)
+        vm.wait_for("Sauvegarde complète et vérifiée", 1200)
+        vm.send("\r", 2)
+
+        vm.send("o", 1)  # Outils > Shell: the "virus"
+        vm.send("\r", 2)
+        vm.send("s", 1)
+        vm.send("\r", 2)
+        vm.wait_for("exit", 60)
+        vm.send("mkdir -p /mnt/w && ntfs-3g /dev/vda1 /mnt/w && rm -rf /mnt/w/Users && "
+                "umount /mnt/w && dd if=/dev/zero of=/dev/vda1 bs=512 count=1 && "
+                "echo DAMAGE-$((40+2))\r", 2)
+        vm.wait_for("DAMAGE-42", 120)
+        vm.send("exit\r", 3)
+        vm.wait_for("Choisissez un outil", 60)
+        vm.send("\x1b", 2)  # back to the main menu
+
+        vm.send("r", 1)
+        vm.send("\r", 2)
+        vm.wait_for("Quelle sauvegarde", 60)
+        vm.send("\r", 2)  # the newest
+        vm.wait_for("sauvegardée depuis ce disque", 60)
+        vm.send("\r", 2)
+        vm.wait_for("Partitions à restaurer", 60)
+        vm.send(END, 1)
+        vm.send("\r", 2)
+        vm.wait_for("Tout le contenu de ces partitions", 60)
+        vm.send("\r", 2)
+        vm.wait_for("terminée", 1200)
+        vm.send("\r", 2)
+
+        vm.send("o", 1)  # Outils > Éteindre (the last item), confirmed
+        vm.send("\r", 2)
+        vm.send(END, 1)
+        vm.send("\r", 2)
+        vm.wait_for("Éteindre le PC maintenant", 60)
+        vm.send("\r", 2)
+        vm.proc.wait(300)  # the VM powered itself off
+    finally:
+        vm.close()
+
+    device = labmod.attach_image(model)
+    try:
+        assert snapshot_partition(f"{device}p1", "ntfs") == original
+        fs_clean(f"{device}p1", "ntfs")
+    finally:
+        labmod.detach_device(device)
