@@ -50,8 +50,9 @@ def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, entry: str, vm_
         if entry == "OSCAR (English)":
             vm.send(DOWN * 2, pause=1)
         vm.send("\r")
-        first, second = (("Sauvegarde", "Restauration") if entry == "OSCAR"
-                         else ("Save", "Restore"))  # French by default, English on request
+        first, second = (  # French by default, English on request
+            ("Sauvegarder les partitions de ce PC", "Restauration") if entry == "OSCAR"
+            else ("Save the partitions of this PC", "Restore"))
         seconds = vm.wait_for(first, BOOT_TIMEOUT)
         vm.wait_for(second, 30)
         print(f"{firmware}/{entry}: menu on the serial console {seconds:.0f} s after GRUB")
