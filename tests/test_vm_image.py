@@ -86,24 +86,23 @@ def protected_iso(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return image
 
 
+def choose_oscar_with_password(vm: Qemu, password: str) -> None:
+    vm.send(UP * 3, pause=1)  # from the default (the hard disk) up to OSCAR
+    vm.send("\r")
+    vm.wait_for("Enter username:", 30)
+    vm.send("oscar\r")
+    vm.wait_for("Enter password:", 30)
+    vm.send(password + "\r")
+
+
 def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> None:
     vm = Qemu(iso=protected_iso, log=vm_log)
     try:
         vm.wait_for("OSCAR (English)", 180)
-        vm.send(UP * 3, pause=1)  # from the default (the hard disk) up to OSCAR
-        vm.send("\r")
-        vm.wait_for("Enter username:", 30)
-        vm.send("oscar\r")
-        vm.wait_for("Enter password:", 30)
-        vm.send("wrong\r")
+        choose_oscar_with_password(vm, "wrong")
         vm.wait_for("access denied", 30)  # refused, back to the menu
         vm.wait_for("OSCAR (English)", 30)
-        vm.send(UP * 3, pause=1)
-        vm.send("\r")
-        vm.wait_for("Enter username:", 30)
-        vm.send("oscar\r")
-        vm.wait_for("Enter password:", 30)
-        vm.send("ecole42\r")
+        choose_oscar_with_password(vm, "ecole42")
         vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
     finally:
         vm.close()

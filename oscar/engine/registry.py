@@ -63,7 +63,8 @@ def build_software_hive(seed: Path, target: Path) -> None:
     h.commit(str(target))
 
 
-def read_string(hive: Path, path: str, key: str) -> str | None:
+def _value(hive: Path, path: str, key: str) -> tuple[Any, Any] | None:
+    """The hive and the value ``key`` of the key at ``path`` (backslash-separated), if any."""
     h = hivex.Hivex(str(hive))
     node = h.root()
     for part in path.split("\\"):
@@ -71,17 +72,14 @@ def read_string(hive: Path, path: str, key: str) -> str | None:
         if not node:
             return None
     value = h.node_get_value(node, key)
-    if not value:
-        return None
-    return str(h.value_string(value))
+    return (h, value) if value else None
+
+
+def read_string(hive: Path, path: str, key: str) -> str | None:
+    found = _value(hive, path, key)
+    return str(found[0].value_string(found[1])) if found else None
 
 
 def read_dword(hive: Path, path: str, key: str) -> int | None:
-    h = hivex.Hivex(str(hive))
-    node = h.root()
-    for part in path.split("\\"):
-        node = h.node_get_child(node, part)
-        if not node:
-            return None
-    value = h.node_get_value(node, key)
-    return int(h.value_dword(value)) if value else None
+    found = _value(hive, path, key)
+    return int(found[0].value_dword(found[1])) if found else None

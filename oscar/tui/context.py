@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from oscar import oscarpart, probe
 from oscar.devices import Disk, human_size
+from oscar.errors import OscarError
 from oscar.i18n import _
 from oscar.store import Store
-from oscar.tui.app import App
+from oscar.tui import widgets
+from oscar.tui.app import App, Screen
 
 
 @dataclass
@@ -54,3 +58,51 @@ def identity_help(disk: Disk) -> str:
     """What F1 adds on a disk: how OSCAR recognises it, whatever its /dev name."""
     return _("Identity: {identity}; model {model}; {size}.").format(
         identity=disk.identity, model=disk.model or "-", size=human_size(disk.size))
+
+
+def disk_rows(disks: list[Disk], choose: Callable[[Disk], None], help_text: str,
+              note: Callable[[Disk], str] | None = None) -> list[widgets.MenuRow]:
+    """One row per disk (name, size, table, model, partitions); F1 adds its identity."""
+    rows = []
+    for disk in disks:
+        label, summary = disk_line(disk)
+        if note is not None:
+            summary = note(disk) + summary
+        rows.append(widgets.MenuRow(label, summary, functools.partial(choose, disk),
+                                    help_text + " " + identity_help(disk)))
+    return rows
+
+
+class Flow:
+    """A sequence of screens started from a menu item; on failure, back to that item."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.app = ctx.app
+        self.depth = len(self.app.stack)
+
+    def failed(self, exc: BaseException) -> None:
+        self.app.back_to(self.depth)
+        self.app.error(exc)
+
+
+class DiskChoice(Flow):
+    """A flow with a screen listing disks: it is drawn again when a disk is plugged in or
+    unplugged (App.disks_changed)."""
+
+    def disk_screen(self) -> Screen:
+        raise NotImplementedError
+
+    def show_disks(self) -> None:
+        try:
+            screen = self.disk_screen()
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        self.app.push(screen)
+
+    def refresh_disks(self) -> None:
+        try:
+            self.app.replace(self.disk_screen())
+        except OscarError as exc:
+            self.app.error(exc)

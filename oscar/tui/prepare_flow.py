@@ -16,7 +16,7 @@ from oscar.prepare import PrepareOptions, Preparer, check_target, default_label
 from oscar.progress import NullProgress
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line, identity_help
+from oscar.tui.context import Context, DiskChoice, disk_rows
 
 
 def manual_editor(display: str | None, have_gparted: bool) -> str:
@@ -24,31 +24,20 @@ def manual_editor(display: str | None, have_gparted: bool) -> str:
     return "gparted" if display and have_gparted else "cfdisk"
 
 
-class PrepareFlow:
+class PrepareFlow(DiskChoice):
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.app = ctx.app
-        self.depth = len(self.app.stack)
+        super().__init__(ctx)
         self.disk: Disk | None = None
 
     def start(self) -> None:
-        try:
-            screen = self.disk_screen()
-        except OscarError as exc:
-            self.app.error(exc)
-            return
-        self.app.push(screen)
+        self.show_disks()
 
     def disk_screen(self) -> Screen:
-        rows = []
-        for disk in (d for d in self.ctx.disks() if not d.is_boot_medium):
-            label, summary = disk_line(disk)
-            help_text = _("Every partition of the chosen disk is erased.") + " " + identity_help(disk)
-            rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        help_text))
+        disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
+        rows = disk_rows(disks, self.choose_disk, _("Every partition of the chosen disk is erased."))
         return Screen(_("Prepare a disk"), widgets.menu_screen(
             _("Which disk do you want to prepare? Everything on it will be erased."), rows,
-            width=10), on_disks_changed=lambda: self.app.replace(self.disk_screen()))
+            width=10), on_disks_changed=self.refresh_disks)
 
     def choose_disk(self, disk: Disk) -> None:
         try:
@@ -112,9 +101,6 @@ class PrepareFlow:
             "{disk} is ready: install the systems, then save them with OSCAR.").format(
             disk=self.disk.path), style="ok")
 
-    def failed(self, exc: BaseException) -> None:
-        self.app.back_to(self.depth)
-        self.app.error(exc)
 
     def by_hand(self, editor: str) -> None:
         assert self.disk is not None

@@ -14,7 +14,7 @@ from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Entry, Store
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line, identity_help
+from oscar.tui.context import Context, DiskChoice, disk_rows
 
 
 def backup_line(entry: Entry) -> tuple[str, str]:
@@ -32,11 +32,9 @@ def newest_first(entries: list[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: e.manifest.created if e.manifest else "", reverse=True)
 
 
-class RestoreFlow:
+class RestoreFlow(DiskChoice):
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.app = ctx.app
-        self.depth = len(self.app.stack)
+        super().__init__(ctx)
         self.store: Store | None = None
         self.entry: Entry | None = None
         self.target: Disk | None = None
@@ -67,35 +65,18 @@ class RestoreFlow:
                 name=entry.name, state=entry.state) + ("\n" + entry.problem if entry.problem else ""))
             return
         self.entry = entry
-        try:
-            screen = self.disk_screen()
-        except OscarError as exc:
-            self.app.error(exc)
-            return
-        self.app.push(screen)
+        self.show_disks()
 
     def disk_screen(self) -> Screen:
         assert self.entry is not None and self.entry.manifest is not None
         disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
         source = self.entry.manifest.source.get("identity")
         disks.sort(key=lambda d: d.identity != source)  # the disk it was saved from first
-        rows = []
-        for disk in disks:
-            label, summary = disk_line(disk)
-            if disk.identity == source:
-                summary = _("(saved from this disk) ") + summary
-            help_text = _("The disk the backup is written onto.") + " " + identity_help(disk)
-            rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        help_text))
+        rows = disk_rows(disks, self.choose_disk, _("The disk the backup is written onto."),
+                         lambda d: _("(saved from this disk) ") if d.identity == source else "")
         return Screen(_("Target disk"), widgets.menu_screen(
             _("Restore '{name}' onto which disk?").format(name=self.entry.name), rows, width=10),
             on_disks_changed=self.refresh_disks)
-
-    def refresh_disks(self) -> None:
-        try:
-            self.app.replace(self.disk_screen())
-        except OscarError as exc:
-            self.app.error(exc)
 
     def choose_disk(self, disk: Disk) -> None:
         assert self.entry is not None and self.entry.manifest is not None
@@ -151,7 +132,3 @@ class RestoreFlow:
         self.app.message(_("Restore"), _("Restore of '{name}' onto {disk} complete.").format(
             name=self.entry.name, disk=self.target.path) + "\n" + _("Log: {path}").format(
             path=log_file), style="ok")
-
-    def failed(self, exc: BaseException) -> None:
-        self.app.back_to(self.depth)
-        self.app.error(exc)

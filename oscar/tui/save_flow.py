@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import functools
 from typing import Any
 
 from oscar import computername, oscarpart
@@ -16,7 +15,7 @@ from oscar.save import METHODS, SaveOptions, Saver, store_partition_names
 from oscar.store import Store
 from oscar.tui import widgets
 from oscar.tui.app import Screen
-from oscar.tui.context import Context, disk_line, identity_help
+from oscar.tui.context import Context, DiskChoice, disk_rows
 
 
 def default_name(disk: Disk, today: datetime.date | None = None) -> str:
@@ -27,11 +26,9 @@ def default_name(disk: Disk, today: datetime.date | None = None) -> str:
     return f"{day}-{cleaned or disk.name}"[:100]
 
 
-class SaveFlow:
+class SaveFlow(DiskChoice):
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.app = ctx.app
-        self.depth = len(self.app.stack)
+        super().__init__(ctx)
         self.store: Store | None = None
         self.disk: Disk | None = None
         self.parts: list[int] = []
@@ -41,21 +38,15 @@ class SaveFlow:
     def start(self) -> None:
         try:
             self.store = self.ctx.store()
-            screen = self.disk_screen()
         except OscarError as exc:
             self.app.error(exc)
             return
-        self.app.push(screen)
+        self.show_disks()
 
     def disk_screen(self) -> Screen:
         """The disks that can be saved, probed now (again when a disk is plugged in)."""
         disks = [d for d in self.ctx.disks() if not d.is_boot_medium and d.partitions]
-        rows = []
-        for disk in disks:
-            label, summary = disk_line(disk)
-            help_text = _("Save this disk's partitions.") + " " + identity_help(disk)
-            rows.append(widgets.MenuRow(label, summary, functools.partial(self.choose_disk, disk),
-                                        help_text))
+        rows = disk_rows(disks, self.choose_disk, _("Save this disk's partitions."))
         intro = (_("Which disk do you want to save?") if rows
                  else _("No disk with partitions to save was found.") + " " +
                  _("Plug one in: this list follows the disks plugged and unplugged."))
@@ -63,12 +54,6 @@ class SaveFlow:
                       help_text=_("Choose the disk of the PC to save. The disk OSCAR started "
                                   "from is not listed."),
                       on_disks_changed=self.refresh_disks)
-
-    def refresh_disks(self) -> None:
-        try:
-            self.app.replace(self.disk_screen())
-        except OscarError as exc:
-            self.app.error(exc)
 
     def choose_disk(self, disk: Disk) -> None:
         assert self.store is not None
@@ -141,8 +126,3 @@ class SaveFlow:
         self.app.back_to(self.depth)
         self.app.message(_("Save"), _("Backup complete and verified: {folder}").format(
             folder=folder), style="ok")
-
-    def failed(self, exc: BaseException) -> None:
-        self.app.back_to(self.depth)
-        self.app.error(exc)
-
