@@ -52,7 +52,8 @@ class Build:
     staging: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.work = self.cache / "work"
+        # One work folder per build process: two builds (a test and `make image`) never share one.
+        self.work = self.cache / f"work-{os.getpid()}"
         self.rootfs = self.work / "rootfs"
         self.staging = self.work / "iso"
 
@@ -129,8 +130,10 @@ def step_base(b: Build) -> None:
 
 def step_rootfs(b: Build) -> None:
     """A fresh copy of the base to configure (the base stays clean for the next build)."""
-    if b.work.exists():
-        run.run(["rm", "-rf", "--one-file-system", str(b.work)])
+    for stale in b.cache.glob("work-*"):
+        pid = stale.name.removeprefix("work-")
+        if stale == b.work or not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            run.run(["rm", "-rf", "--one-file-system", str(stale)])
     b.work.mkdir(parents=True)
     run.run(["cp", "-a", "--reflink=auto", str(b.base), str(b.rootfs)])
     (b.rootfs / ".oscar-base-complete").unlink()
@@ -226,6 +229,7 @@ def step_iso(b: Build) -> None:
     for name in ("vmlinuz", "initrd.img", "filesystem.squashfs"):
         shutil.copy(b.staging / "live" / name, b.out / name)
     log.info("image: %s (%d MB)", iso, iso.stat().st_size // 1_000_000)
+    run.run(["rm", "-rf", "--one-file-system", str(b.work)])
 
 
 STEPS: list[Callable[[Build], None]] = [step_base, step_rootfs, step_configure, step_oscar,

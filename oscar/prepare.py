@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from oscar import disklock, probe, run, tools
 from oscar import plan as planning
-from oscar import probe, run, tools
 from oscar.devices import Disk, human_size, partition_path
 from oscar.engine import layout, ptable
 from oscar.errors import TargetRefused
@@ -82,8 +82,9 @@ class Preparer:
 
     def run(self) -> None:
         tools.require_all(self.required_tools())
-        planning.execute(self.plan, {"write-table": self._write_table, "format": self._format},
-                         self._guard, self.progress.step)
+        with disklock.locked(self.disk):
+            planning.execute(self.plan, {"write-table": self._write_table, "format": self._format},
+                             self._guard, self.progress.step)
 
     def _guard(self, step: planning.Step) -> None:
         """Right before writing: the same disk (identity and size), still not in use."""

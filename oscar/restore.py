@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import checksums, methods, oplog, probe, run, tools
+from oscar import checksums, disklock, methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import compress as compression
@@ -181,7 +181,7 @@ class Restorer:
         """Execute the plan; returns the log file kept under the backup's logs/ folder."""
         tools.require_all(self.required_tools())
         log_path = oplog.restore_log_path(self.folder, self.target.name)
-        with oplog.logging_to(log_path):
+        with disklock.locked(self.target), oplog.logging_to(log_path):
             log.info("restoring '%s' (%s) onto %s (%s), parts %s, with table: %s",
                      self.man.name, self.folder, self.target.path, self.target.identity,
                      [e.number for e in self.entries], self.opts.with_table)

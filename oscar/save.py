@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import oscar
-from oscar import methods, oplog, probe, run, tools
+from oscar import disklock, methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size
 from oscar.engine import compress as compression
@@ -182,7 +182,7 @@ class Saver:
         for entry in self.entries:
             if entry.role == "data" and entry.fstype == "ntfs":
                 ntfs.check_clean(self._device(entry.number))
-        with self.store.writing(self.opts.name) as backup:
+        with disklock.locked(self.disk), self.store.writing(self.opts.name) as backup:
             self.backup = backup
             with oplog.logging_to(backup.folder / LOG_NAME):
                 log.info("saving %s (%s) into %s", self.disk.path, self.disk.identity, backup.folder)

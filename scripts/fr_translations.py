@@ -440,6 +440,9 @@ FR = {
     "Make it with 'oscar password' or grub-mkpasswd-pbkdf2.": "Créez-la avec « oscar password » ou grub-mkpasswd-pbkdf2.",
     "The generated GRUB menu is not valid: {why}": "Le menu GRUB produit n'est pas valide : {why}",
     "The working menu was kept; report this as a bug.": "Le menu qui fonctionne a été gardé ; signalez ce défaut.",
+    "Another OSCAR is working on {disk} right now.": "Un autre OSCAR travaille sur {disk} en ce moment.",
+    "Wait for it to finish (look at the PC's other screens).": "Attendez qu'il ait fini (regardez les autres écrans du PC).",
+    "The restore runs on another screen of this PC. Please wait: the PC restarts by itself when it is done.": "La restauration se déroule sur un autre écran de ce PC. Patientez : le PC redémarre tout seul quand elle est finie.",
 }
 
 

@@ -32,8 +32,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
 
 
 @pytest.fixture(autouse=True)
-def french(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def french(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("OSCAR_LANG", "fr")
+    # Each test is one "PC": restaure's session lock lives as long as its flow object.
+    monkeypatch.setenv("OSCAR_LOCK_DIR", str(tmp_path / "locks"))
     i18n.reset()
     yield
     i18n.reset()

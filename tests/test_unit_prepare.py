@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from oscar.devices import Disk, Partition
@@ -94,3 +97,23 @@ def test_saved_machine_description_round_trips() -> None:
         Partition("/dev/sda1", 1, 1 << 20, 1 << 30, "ntfs", "Windows", used=5)])
     again = Disk.from_dict(disk.to_dict())
     assert again == disk and again.identity == disk.identity
+
+
+def test_one_writer_per_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oscar import disklock
+
+    monkeypatch.setenv("OSCAR_LOCK_DIR", str(tmp_path))
+    disk = Disk("/dev/sdb", 500 * GB, serial="S1", model="M")
+    with disklock.locked(disk):
+        assert disklock.busy(disk)
+        with pytest.raises(TargetRefused, match="Another OSCAR is working on /dev/sdb"):
+            with disklock.locked(disk):
+                pass
+        assert not disklock.busy(Disk("/dev/sdc", 500 * GB, serial="S2", model="M"))
+    assert not disklock.busy(disk)
+    first = disklock.hold("restaure")
+    assert first is not None and disklock.hold("restaure") is None
+    os.close(first)
+    again = disklock.hold("restaure")
+    assert again is not None
+    os.close(again)

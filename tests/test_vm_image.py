@@ -40,9 +40,13 @@ def vm_log(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
-@pytest.mark.parametrize("firmware, entry", [("bios", "OSCAR"), ("uefi", "OSCAR (English)")])
-def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, entry: str, vm_log: Path) -> None:
-    vm = Qemu(iso=iso, uefi=firmware == "uefi", log=vm_log)
+@pytest.mark.parametrize("firmware, medium, entry", [("bios", "cdrom", "OSCAR"),
+                                                     ("bios", "usb", "OSCAR"),
+                                                     ("uefi", "cdrom", "OSCAR (English)")])
+def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, medium: str, entry: str,
+                                       vm_log: Path) -> None:
+    vm = Qemu(iso=iso if medium == "cdrom" else None, usb_key=iso if medium == "usb" else None,
+              uefi=firmware == "uefi", log=vm_log)
     try:
         vm.wait_for("OSCAR (English)", 180)  # GRUB's menu, on the serial line too
         text = vm.text()
@@ -55,7 +59,7 @@ def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, entry: str, vm_
             else ("Save the partitions of this PC", "Restore"))
         seconds = vm.wait_for(first, BOOT_TIMEOUT)
         vm.wait_for(second, 30)
-        print(f"{firmware}/{entry}: menu on the serial console {seconds:.0f} s after GRUB")
+        print(f"{firmware}/{medium}/{entry}: menu on the serial console {seconds:.0f} s after GRUB")
     finally:
         vm.close()
 
@@ -186,5 +190,52 @@ def test_save_damage_restore_inside_the_booted_image(iso: Path, tmp_path: Path,
     try:
         assert snapshot_partition(f"{device}p1", "ntfs") == original
         fs_clean(f"{device}p1", "ntfs")
+    finally:
+        labmod.detach_device(device)
+
+
+def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Path,
+                                                        vm_log: Path) -> None:
+    """The boot menu's "restaure": no question but the countdown, the PC's newest backup from its
+    own OSCAR partition back on the damaged partition, then a restart (qemu -no-reboot exits)."""
+    from oscar import lab as labmod
+    from tests.conftest import LAB_DATA_MB, LAB_SIZE, oscar, sh, snapshot_partition
+
+    root = tmp_path / "lab"
+    labmod.create(root, clients=0, size=LAB_SIZE, data_mb=LAB_DATA_MB)
+    model = root / "model.img"
+    device = labmod.attach_image(model)
+    store = tmp_path / "store"
+    store.mkdir()
+    try:
+        sh("mount", f"{device}p4", str(store))
+        try:
+            saved = oscar("save", "--disk", device, "--store", str(store), "--name", "pc07",
+                          "--yes")
+            assert saved.returncode == 0, saved.stderr
+        finally:
+            sh("umount", str(store))
+        original = snapshot_partition(f"{device}p2", "ext4")
+        sh("dd", "if=/dev/urandom", f"of={device}p2", "bs=1M", "count=4", "seek=1",
+           "conv=notrunc")  # the damage
+    finally:
+        labmod.detach_device(device)
+
+    vm = Qemu(iso=iso, disks=[model], log=vm_log)
+    try:
+        vm.wait_for("OSCAR (English)", 180)
+        vm.send(DOWN, pause=1)  # restaure
+        vm.send("\r")
+        # One screen of the PC runs it (the other says so); nothing to answer either way.
+        vm.proc.wait(BOOT_TIMEOUT + 1500)  # restored, then restarted by itself
+        text = vm.text()
+        assert ("La restauration commence dans 10 secondes" in text
+                or "La restauration se déroule sur un autre écran" in text), text[-2000:]
+    finally:
+        vm.close()
+
+    device = labmod.attach_image(model)
+    try:
+        assert snapshot_partition(f"{device}p2", "ext4") == original
     finally:
         labmod.detach_device(device)

@@ -18,7 +18,7 @@ ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 class Qemu:
     def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
-                 memory: int = 2048, log: Path | None = None) -> None:
+                 memory: int = 2048, log: Path | None = None, usb_key: Path | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oscar-vm-"))
         self.sock_path = self.dir / "serial.sock"
         self.log = log or self.dir / "serial.log"
@@ -33,6 +33,11 @@ class Qemu:
                      "-drive", f"if=pflash,format=raw,file={vars_copy}"]
         if iso is not None:
             argv += ["-drive", f"file={iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d"]
+        if usb_key is not None:
+            # The ISO written to a USB key with dd is this very file: boot it as a USB disk.
+            argv += ["-device", "qemu-xhci", "-drive",
+                     f"if=none,id=stick,format=raw,readonly=on,file={usb_key}",
+                     "-device", "usb-storage,drive=stick,bootindex=0"]
         for index, disk in enumerate(disks):
             argv += ["-drive", f"file={disk},format=raw,if=virtio,index={index}"]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

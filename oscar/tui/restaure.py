@@ -10,7 +10,7 @@ from typing import Any
 
 import urwid
 
-from oscar import oscarpart, probe, run
+from oscar import disklock, oscarpart, probe, run
 from oscar.devices import Disk
 from oscar.errors import OscarError
 from oscar.i18n import _
@@ -36,6 +36,14 @@ class RestaureFlow:
         self.text = urwid.Text("")
 
     def start(self) -> None:
+        # The menu runs on the screen and on the serial line: one of them restores, the
+        # others say where it happens (two restores of one disk would wreck it).
+        self.session = disklock.hold("restaure")
+        if self.session is None:
+            self.app.replace(Screen(_("restaure"), widgets.text_screen(
+                _("The restore runs on another screen of this PC. Please wait: the PC restarts "
+                  "by itself when it is done.")), on_back=lambda: None, keys=" "))
+            return
         try:
             self.restorer = self._prepare()
         except OscarError as exc:
