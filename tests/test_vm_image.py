@@ -182,7 +182,7 @@ def test_save_damage_restore_inside_the_booted_image(iso: Path, tmp_path: Path,
         vm.send("\r", 2)
         vm.wait_for("Éteindre le PC maintenant", 60)
         vm.send("\r", 2)
-        vm.proc.wait(300)  # the VM powered itself off
+        vm.wait_exit(300)  # the VM powered itself off
     finally:
         vm.close()
 
@@ -227,7 +227,7 @@ def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Pat
         vm.send(DOWN, pause=1)  # restaure
         vm.send("\r")
         # One screen of the PC runs it (the other says so); nothing to answer either way.
-        vm.proc.wait(BOOT_TIMEOUT + 1500)  # restored, then restarted by itself
+        vm.wait_exit(BOOT_TIMEOUT + 1500)  # restored, then restarted by itself
         text = vm.text()
         assert ("La restauration commence dans 10 secondes" in text
                 or "La restauration se déroule sur un autre écran" in text), text[-2000:]

@@ -92,6 +92,18 @@ class Qemu:
         tail = self.text()[-3000:]
         raise AssertionError(f"{pattern!r} not seen in {timeout:.0f} s; serial tail:\n{tail}")
 
+    def wait_exit(self, timeout: float) -> None:
+        """Until the VM powers off or restarts (-no-reboot), reading the serial line all along:
+        a full socket would stall the guest's console, and the program writing to it."""
+        end = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > end:
+                raise AssertionError(f"the VM still runs after {timeout:.0f} s; serial tail:\n"
+                                     f"{self.text()[-3000:]}")
+            self._read()
+            time.sleep(0.2)
+        self._read()
+
     def send(self, data: str | bytes, pause: float = 0.3) -> None:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
         time.sleep(pause)
