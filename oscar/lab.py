@@ -178,9 +178,9 @@ def _partition(image: Path, size: int, gpt: bool) -> None:
     usable = sectors - 2048 - 40
     lines = ["label: gpt" if gpt else "label: dos", ""]
     types = ({"Windows": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
-              "Linux": "0FC63DAF-8483-4772-8E7D-3D69145F6F11",
+              "Linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
               "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
-              "OSCAR": "0FC63DAF-8483-4772-8E7D-3D69145F6F11"} if gpt else
+              "OSCAR": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"} if gpt else
              {"Windows": "7", "Linux": "83", "swap": "82", "OSCAR": "83"})
     for name, share in LAYOUT:
         mib = int(usable * share) // 2048

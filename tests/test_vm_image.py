@@ -239,3 +239,56 @@ def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Pat
         assert snapshot_partition(f"{device}p2", "ext4") == original
     finally:
         labmod.detach_device(device)
+
+
+KERNEL_ARGS = "boot=live components console=ttyS0,115200n8 oscar=menu"
+
+
+def test_live_system_found_on_the_oscar_partition(iso: Path, tmp_path: Path, vm_log: Path) -> None:
+    """The trio copied onto the PC's OSCAR partition (by label): what GRUB on the PC will boot."""
+    from oscar import lab as labmod
+    from tests.conftest import LAB_DATA_MB, LAB_SIZE, sh
+
+    root = tmp_path / "lab"
+    labmod.create(root, clients=0, size=2 * LAB_SIZE, data_mb=LAB_DATA_MB)
+    model = root / "model.img"
+    device = labmod.attach_image(model)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        sh("mount", f"{device}p4", str(mnt))
+        try:
+            (mnt / "live").mkdir()
+            sh("cp", str(OUT / "filesystem.squashfs"), str(mnt / "live/"))
+        finally:
+            sh("umount", str(mnt))
+    finally:
+        labmod.detach_device(device)
+    vm = Qemu(disks=[model], log=vm_log, kernel=(
+        OUT / "vmlinuz", OUT / "initrd.img", f"{KERNEL_ARGS} live-media=/dev/disk/by-label/OSCAR"))
+    try:
+        vm.wait_for("Sauvegarder les partitions de ce PC", BOOT_TIMEOUT)
+    finally:
+        vm.close()
+
+
+def test_live_system_fetched_over_http(iso: Path, vm_log: Path) -> None:
+    """PXE's way: the squashfs downloaded over HTTP by the initramfs (kept in RAM)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(OUT))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    # qemu's user network shows the host's loopback to the guest as 10.0.2.2.
+    vm = Qemu(log=vm_log, network=True, memory=2560, kernel=(
+        OUT / "vmlinuz", OUT / "initrd.img",
+        f"{KERNEL_ARGS} ip=dhcp fetch=http://10.0.2.2:{port}/filesystem.squashfs"))
+    try:
+        vm.wait_for("Sauvegarder les partitions de ce PC", BOOT_TIMEOUT)
+    finally:
+        vm.close()
+        server.shutdown()

@@ -18,12 +18,14 @@ ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 class Qemu:
     def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
-                 memory: int = 2048, log: Path | None = None, usb_key: Path | None = None) -> None:
+                 memory: int = 2048, log: Path | None = None, usb_key: Path | None = None,
+                 kernel: tuple[Path, Path, str] | None = None, network: bool = False) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oscar-vm-"))
         self.sock_path = self.dir / "serial.sock"
         self.log = log or self.dir / "serial.log"
         argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory), "-smp", "2",
-                "-display", "none", "-no-reboot", "-nic", "none",
+                "-display", "none", "-no-reboot",
+                *(["-nic", "user,model=virtio-net-pci"] if network else ["-nic", "none"]),
                 "-chardev", f"socket,id=s0,path={self.sock_path},server=on,wait=off",
                 "-serial", "chardev:s0", "-monitor", "none"]
         if uefi:
@@ -33,6 +35,9 @@ class Qemu:
                      "-drive", f"if=pflash,format=raw,file={vars_copy}"]
         if iso is not None:
             argv += ["-drive", f"file={iso},media=cdrom,readonly=on,if=ide,index=2", "-boot", "d"]
+        if kernel is not None:
+            # Straight into the live system's kernel, as GRUB on the PC or PXE would start it.
+            argv += ["-kernel", str(kernel[0]), "-initrd", str(kernel[1]), "-append", kernel[2]]
         if usb_key is not None:
             # The ISO written to a USB key with dd is this very file: boot it as a USB disk.
             argv += ["-device", "qemu-xhci", "-drive",
