@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import urwid
 
 from oscar import config as configuration
 from oscar.i18n import _
-from oscar.tui import actions, widgets
+from oscar.tui import actions
 from oscar.tui.app import App, Screen
 from oscar.tui.context import Context
 from oscar.tui.restaure import RestaureFlow
@@ -49,13 +50,13 @@ def build(app: App, *, restaure: bool, store: str | None) -> object:
     return ctx
 
 
-def ask_password(app: App, hashed: str, then: object) -> None:
+def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
     edit = urwid.Edit(_("Password: "), mask="*")
     status = urwid.Text("")
 
     def check() -> None:
         if configuration.check_password(edit.get_edit_text(), hashed):
-            then()  # type: ignore[operator]
+            then()
         else:
             edit.set_edit_text("")
             status.set_text(("error", _("Wrong password.")))
@@ -81,5 +82,3 @@ def main(*, restaure: bool = False, store: str | None = None) -> int:
     app.run()
     return 0
 
-
-__all__ = ["main", "build", "widgets"]
