@@ -6,11 +6,10 @@ import argparse
 import getpass
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from oscar import __version__, lab, probe
+from oscar import __version__, lab, oplog, probe
 from oscar.devices import Disk, human_size
 from oscar.errors import Aborted, OscarError, UsageError
 from oscar.i18n import _
@@ -19,21 +18,12 @@ from oscar.progress import TerminalProgress
 from oscar.store import Store
 
 log = logging.getLogger("oscar.cli")
-LOG_DIRS = ("/var/log/oscar", os.path.expanduser("~/.cache/oscar"))
 
 
 def setup_logging(verbose: bool) -> None:
     root = logging.getLogger("oscar")
     root.setLevel(logging.DEBUG)
-    for folder in LOG_DIRS:
-        try:
-            os.makedirs(folder, exist_ok=True)
-            handler: logging.Handler = logging.FileHandler(os.path.join(folder, "oscar.log"))
-            break
-        except OSError:
-            continue
-    else:
-        handler = logging.NullHandler()
+    handler = oplog.open_main_log()
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root.addHandler(handler)

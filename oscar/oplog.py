@@ -17,6 +17,28 @@ from pathlib import Path
 
 LOGS_DIR = "logs"
 FORMAT = "%(asctime)s %(name)s: %(message)s"
+# OSCAR's own log: the first of these folders that accepts it.
+MAIN_LOG_DIRS = (Path("/var/log/oscar"), Path.home() / ".cache/oscar")
+_main_log: Path | None = None
+
+
+def open_main_log() -> logging.Handler:
+    """The handler of OSCAR's own log (every command of every run); remembers where it is."""
+    global _main_log
+    for folder in MAIN_LOG_DIRS:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handler: logging.Handler = logging.FileHandler(folder / "oscar.log")
+        except OSError:
+            continue
+        _main_log = folder / "oscar.log"
+        return handler
+    return logging.NullHandler()
+
+
+def main_log() -> Path:
+    """Where OSCAR's own log is (what the menu shows and names in its error screens)."""
+    return _main_log or MAIN_LOG_DIRS[0] / "oscar.log"
 
 
 @contextlib.contextmanager

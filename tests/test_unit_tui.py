@@ -252,11 +252,11 @@ def test_user_guides_show_every_menu_in_both_languages() -> None:
 
 def test_logs_screen_shows_the_end_of_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               french: None) -> None:
-    from oscar.tui import app as appmod
+    from oscar import oplog
 
     log_file = tmp_path / "oscar.log"
     log_file.write_text("".join(f"2026-11-27 line {n}\n" for n in range(1000)))
-    monkeypatch.setattr(appmod, "LOG_FILE", str(log_file))
+    monkeypatch.setattr(oplog, "_main_log", log_file)
     app = menu_app(tmp_path)
     app.press("o", "enter", "j", "enter")
     text = app.screen_text()

@@ -18,9 +18,9 @@ from typing import Any
 
 import urwid
 
-from oscar import cancel
+from oscar import cancel, oplog
 from oscar.config import Config
-from oscar.errors import Aborted, OscarError
+from oscar.errors import OscarError
 from oscar.hotplug import BlockEvents
 from oscar.i18n import _
 from oscar.progress import format_duration
@@ -28,7 +28,6 @@ from oscar.tui import widgets
 
 log = logging.getLogger("oscar.tui")
 SIZE = (80, 24)
-LOG_FILE = "/var/log/oscar/oscar.log"
 
 
 @dataclass
@@ -309,8 +308,4 @@ class App:
 
 
 def log_path() -> str:
-    return LOG_FILE if os.path.exists(LOG_FILE) else os.path.expanduser("~/.cache/oscar/oscar.log")
-
-
-def is_cancel(exc: BaseException) -> bool:
-    return isinstance(exc, Aborted)
+    return str(oplog.main_log())
