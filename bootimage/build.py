@@ -168,12 +168,13 @@ def step_configure(b: Build) -> None:
 
 
 def step_oscar(b: Build) -> None:
-    """The oscar package, its menus and catalogues, and the `oscar` command."""
+    """The oscar package, its menus, GRUB templates and catalogues, and the `oscar` command."""
     target = b.rootfs / "opt/oscar"
     target.mkdir(parents=True)
     shutil.copytree(ROOT / "oscar", target / "oscar",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(ROOT / "menus", target / "menus")
+    shutil.copytree(ROOT / "grub", target / "grub")  # the boot menu templates (oscar install)
     mo = target / "oscar/locale/fr/LC_MESSAGES/oscar.mo"
     run.run(["msgfmt", "-o", str(mo), str(mo.with_suffix(".po"))])
     wrapper = b.rootfs / "usr/local/bin/oscar"

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oscar import __version__, lab, oplog, probe
 from oscar.devices import Disk, human_size
@@ -16,6 +17,9 @@ from oscar.i18n import _
 from oscar.plan import Plan
 from oscar.progress import TerminalProgress
 from oscar.store import Store
+
+if TYPE_CHECKING:
+    from oscar.bootinstall import InstallOptions
 
 log = logging.getLogger("oscar.cli")
 
@@ -225,6 +229,55 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_options(args: argparse.Namespace, *, repair: bool) -> InstallOptions:
+    from oscar import config as configuration
+    from oscar.bootinstall import InstallOptions
+
+    return InstallOptions(
+        image_dir=Path(args.image) if args.image else None, default=args.default,
+        timeout=args.timeout, backup=args.backup, lang=args.lang,
+        password_hash=configuration.load().password_hash, no_password=args.no_password,
+        repair=repair)
+
+
+def _run_install(disk: Disk, args: argparse.Namespace, *, repair: bool) -> int:
+    from oscar.bootinstall import Installer
+
+    installer = Installer(disk, _install_options(args, repair=repair), TerminalProgress())
+    try:
+        if args.dry_run:
+            print(installer.plan.render())
+            print()
+            print(installer.menu)
+            return 0
+        confirm(installer.plan, args.yes, _("Type 'oui' (yes) to continue:"))
+        entries = installer.run()
+    finally:
+        installer.close()
+    print(_("Boot menu of {disk}: {entries}.").format(disk=disk.path,
+                                                      entries=" | ".join(entries)))
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    return _run_install(probe.resolve_disk(args.disk), args, repair=False)
+
+
+def cmd_grub(args: argparse.Namespace) -> int:
+    from oscar.bootinstall import installed_on
+
+    if args.disk:
+        disk = probe.resolve_disk(args.disk)
+    else:
+        found = [d for d in probe.probe_all(with_usage=False)
+                 if not d.is_boot_medium and installed_on(d) is not None]
+        if len(found) != 1:
+            raise UsageError(_("{n} disks carry OSCAR's boot menu; which one?").format(
+                n=len(found)), _("Name it with --disk (see 'oscar probe')."))
+        disk = probe.resolve_disk(found[0].path)
+    return _run_install(disk, args, repair=True)
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -313,6 +366,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_prepare)
+
+    def boot_menu_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--default", help=_("entry started after the timeout: an id shown by "
+                                           "--dry-run (windows-1, linux-2...) or 'first'"))
+        p.add_argument("--timeout", type=int, help=_("seconds before the default entry starts"))
+        p.add_argument("--backup", help=_("backup restaure uses (default: the newest of the "
+                                          "PC; '' to go back to that)"))
+        p.add_argument("--lang", choices=("fr", "en"), help=_("language of OSCAR and restaure"))
+        p.add_argument("--image", help=_("folder holding the live system (vmlinuz, initrd.img, "
+                                         "filesystem.squashfs)"))
+        p.add_argument("--no-password", action="store_true",
+                       help=_("leave OSCAR and restaure unprotected"))
+        p.add_argument("--dry-run", action="store_true",
+                       help=_("print the plan and the menu, change nothing"))
+        p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+
+    p = sub.add_parser("install", help=_("install OSCAR and its boot menu on a PC's disk"))
+    p.add_argument("--disk", required=True, help=_("path or identity from 'oscar probe'"))
+    boot_menu_options(p)
+    p.set_defaults(func=cmd_install)
+
+    p = sub.add_parser("grub", help=_("the boot menu of a PC's disk"))
+    p.add_argument("--repair", action="store_true", required=True,
+                   help=_("write the menu and the boot code again (a system was added, a "
+                          "backup changed, Windows overwrote the boot code)"))
+    p.add_argument("--disk", help=_("path or identity from 'oscar probe' (default: the disk "
+                                    "that has OSCAR's boot menu)"))
+    boot_menu_options(p)
+    p.set_defaults(func=cmd_grub)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

@@ -1,8 +1,15 @@
 """The virtual lab: a classroom of sparse disk images on loop devices.
 
 The model PC's disk: 1 NTFS "Windows" (a Windows-like tree with registry hives), 2 ext4
-"Linux" (a Debian-like tree), 3 swap, 4 ext4 "OSCAR" (backups). Clients: blank disks.
-The demo, the tests and bench/ all use it.
+"Linux" (a Debian-like tree), 3 swap, 4 ext4 "OSCAR" (backups); on GPT also 5, the EFI system
+partition (FAT, written with mtools: this host's kernel has no vfat), at the end of the disk.
+Clients: blank disks. The demo, the tests and bench/ all use it.
+
+The systems are laid out as installed ones are, so that boot menus find them: Windows's boot
+manager files (bootmgr and Boot/BCD on the Windows partition for BIOS, EFI/Microsoft/Boot on
+the EFI partition for UEFI) and a Linux /boot with a kernel and its initrd. They do not boot
+Windows (there is none to boot); the Linux kernel is a real one when the lab is given one
+(the vm tests give the live image's), otherwise a placeholder file.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ MODEL = "model.img"
 MIB = 1024 * 1024
 # Share of the disk for partitions 1-3; the OSCAR partition takes the rest.
 LAYOUT = (("Windows", 0.40), ("Linux", 0.20), ("swap", 0.04))
+ESP_MIB = 40  # the smallest FAT32 mkfs.vfat makes with 512-byte sectors is 33 MiB
+LAB_KERNEL_VERSION = "6.1.0-13-amd64"
 
 
 def parse_size(text: str) -> int:
@@ -138,7 +147,9 @@ def _backing(device: str) -> str | None:
 
 
 def create(root: Path, *, clients: int = 2, gpt: bool = False, size: int = 3 << 30,
-           client_size: int | None = None, data_mb: int = 300, seed: int = 1) -> Lab:
+           client_size: int | None = None, data_mb: int = 300, seed: int = 1,
+           kernel: tuple[Path, Path] | None = None) -> Lab:
+    """``kernel``: a real (vmlinuz, initrd) pair for the Linux partition's /boot."""
     if size < 768 * MIB:
         raise UsageError(_("A lab disk needs at least 768M."), _("Give --size 1G or more."))
     root.mkdir(parents=True, exist_ok=True)
@@ -157,7 +168,7 @@ def create(root: Path, *, clients: int = 2, gpt: bool = False, size: int = 3 << 
     _partition(model, size, gpt)
     device = attach_image(model)
     try:
-        _format_and_fill(device, data_mb, seed)
+        _format_and_fill(device, data_mb, seed, gpt, kernel)
     finally:
         detach_device(device)
     lab.save()
@@ -182,14 +193,22 @@ def _partition(image: Path, size: int, gpt: bool) -> None:
               "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
               "OSCAR": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"} if gpt else
              {"Windows": "7", "Linux": "83", "swap": "82", "OSCAR": "83"})
+    used = 0
     for name, share in LAYOUT:
         mib = int(usable * share) // 2048
+        used += mib
         lines.append(f"size={mib}MiB, type={types[name]}" + (f', name="{name}"' if gpt else ""))
-    lines.append(f"type={types['OSCAR']}" + (', name="OSCAR"' if gpt else ""))
+    if gpt:
+        oscar_mib = usable // 2048 - used - ESP_MIB - 1
+        lines.append(f'size={oscar_mib}MiB, type={types["OSCAR"]}, name="OSCAR"')
+        lines.append('type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system partition"')
+    else:
+        lines.append(f"type={types['OSCAR']}")
     run.run(["sfdisk", "--quiet", str(image)], input=("\n".join(lines) + "\n").encode())
 
 
-def _format_and_fill(device: str, data_mb: int, seed: int) -> None:
+def _format_and_fill(device: str, data_mb: int, seed: int, gpt: bool,
+                     kernel: tuple[Path, Path] | None) -> None:
     p = [partition_path(device, n) for n in (1, 2, 3, 4)]
     start = int(Path(f"/sys/class/block/{os.path.basename(p[0])}/start").read_text())
     # mkfs.ntfs cannot read the geometry of a loop partition; Windows wants it set.
@@ -199,9 +218,24 @@ def _format_and_fill(device: str, data_mb: int, seed: int) -> None:
     run.run(["mkfs.ext4", "-q", "-L", "OSCAR", p[3]])
     rng = random.Random(seed)
     with mounted(p[0], "ntfs") as win:
-        fill_windows(win, int(data_mb * 0.7), rng)
+        fill_windows(win, int(data_mb * 0.7), rng, bios_boot=not gpt)
     with mounted(p[1], "ext4") as lin:
-        fill_linux(lin, data_mb - int(data_mb * 0.7), rng)
+        fill_linux(lin, data_mb - int(data_mb * 0.7), rng, kernel)
+    if gpt:
+        make_esp(partition_path(device, 5), rng)
+
+
+def make_esp(device: str, rng: random.Random) -> None:
+    """The EFI system partition of a Windows PC: its boot manager (and the fallback copy
+    firmware starts when no boot entry is set). Written with mtools, no mount needed."""
+    run.run(["mkfs.vfat", "-F", "32", "-s", "1", "-n", "ESP", device])
+    manager = rng.randbytes(4096)  # stands for bootmgfw.efi: found by boot menus, never started
+    for folder in ("::/EFI", "::/EFI/Microsoft", "::/EFI/Microsoft/Boot", "::/EFI/Boot"):
+        run.run(["mmd", "-i", device, folder])
+    for target, data in (("::/EFI/Microsoft/Boot/bootmgfw.efi", manager),
+                         ("::/EFI/Microsoft/Boot/BCD", b"regf" + rng.randbytes(1020)),
+                         ("::/EFI/Boot/bootx64.efi", manager)):
+        run.run(["mcopy", "-i", device, "-", target], input=data)
 
 
 WORDS = ("élève classe réseau sauvegarde restauration poste serveur client école "
@@ -243,8 +277,15 @@ def _mixed_files(folder: Path, budget: int, rng: random.Random, prefix: str) -> 
         index += 1
 
 
-def fill_windows(root: Path, mb: int, rng: random.Random) -> None:
+def fill_windows(root: Path, mb: int, rng: random.Random, *, bios_boot: bool = True) -> None:
     from oscar.engine import registry
+
+    if bios_boot:
+        # Windows 7-11 installed on an MBR disk without a "System Reserved" partition: the boot
+        # manager and its store at the root of the Windows partition.
+        (root / "bootmgr").write_bytes(b"MZ" + rng.randbytes(4094))
+        (root / "Boot").mkdir()
+        (root / "Boot/BCD").write_bytes(b"regf" + rng.randbytes(1020))
 
     config = root / "Windows/System32/config"
     config.mkdir(parents=True)
@@ -273,9 +314,25 @@ def fill_windows(root: Path, mb: int, rng: random.Random) -> None:
     os.setxattr(setup, "user.Zone.Identifier", b"[ZoneTransfer]\r\nZoneId=3\r\n")
 
 
-def fill_linux(root: Path, mb: int, rng: random.Random) -> None:
+def fill_linux(root: Path, mb: int, rng: random.Random,
+               kernel: tuple[Path, Path] | None = None) -> None:
     etc = root / "etc"
     (etc / "ssh").mkdir(parents=True)
+    (etc / "os-release").write_text(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+        'VERSION_ID="12"\nID=debian\n')
+    (etc / "default").mkdir()
+    (etc / "default/grub").write_text('GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+                                      'GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"\n')
+    boot = root / "boot"
+    boot.mkdir()
+    if kernel is not None:
+        shutil.copy(kernel[0], boot / f"vmlinuz-{LAB_KERNEL_VERSION}")
+        shutil.copy(kernel[1], boot / f"initrd.img-{LAB_KERNEL_VERSION}")
+    else:
+        (boot / f"vmlinuz-{LAB_KERNEL_VERSION}").write_text("OSCAR lab: placeholder kernel\n")
+        (boot / f"initrd.img-{LAB_KERNEL_VERSION}").write_text("OSCAR lab: placeholder\n")
+    os.symlink(f"boot/vmlinuz-{LAB_KERNEL_VERSION}", root / "vmlinuz")
     (etc / "hostname").write_text("pc-modele\n")
     (etc / "hosts").write_text("127.0.0.1 localhost\n127.0.1.1 pc-modele\n")
     (etc / "machine-id").write_text(hashlib.md5(rng.randbytes(16)).hexdigest() + "\n")

@@ -11,6 +11,7 @@ from oscar import run
 from oscar.devices import Disk, Partition
 from oscar.errors import UsageError
 from oscar.i18n import _
+from oscar.probe import LIVE_MEDIUM_MOUNTS
 from oscar.store import Entry, Store
 
 log = logging.getLogger("oscar.oscarpart")
@@ -23,15 +24,15 @@ def is_oscar_partition(part: Partition) -> bool:
 
 
 def find(disks: list[Disk]) -> tuple[Disk, Partition] | None:
-    """The OSCAR partition of the PC: on a disk that is not the boot medium (the USB key has
-    its own); the first one when several disks have one."""
-    for disk in disks:
-        if disk.is_boot_medium:
-            continue
-        for part in disk.partitions:
-            if is_oscar_partition(part):
-                return disk, part
-    return None
+    """The OSCAR partition of the PC: the one OSCAR started from (its boot menu's "OSCAR" or
+    "restaure"), else the first one on a disk that is not the boot medium (the USB key has
+    its own)."""
+    found = [(disk, part) for disk in disks if not disk.is_boot_medium
+             for part in disk.partitions if is_oscar_partition(part)]
+    for disk, part in found:
+        if any(point in LIVE_MEDIUM_MOUNTS for point in part.mountpoints):
+            return disk, part
+    return found[0] if found else None
 
 
 def mount_point(part: Partition) -> Path:
@@ -42,17 +43,33 @@ def mounted_at(part: Partition) -> Path | None:
     return Path(part.mountpoints[0]) if part.mountpoints else None
 
 
-def mount(part: Partition) -> Path:
-    """Mount the OSCAR partition read-write (restores write their log there) and return where;
-    an existing mount is reused."""
+def mount(part: Partition, *, readonly: bool = False) -> Path:
+    """Mount the OSCAR partition (read-write: restores write their log there; read-only to
+    look before a confirmed plan writes) and return where; an existing mount is reused."""
     current = mounted_at(part)
     if current is not None:
+        if not readonly and os.statvfs(current).f_flag & os.ST_RDONLY:
+            # live-boot mounts the partition it started from read-only; it is the store too.
+            run.run(["mount", "-o", "remount,rw", str(current)])
         return current
     point = mount_point(part)
     point.mkdir(parents=True, exist_ok=True)
     if not os.path.ismount(point):
-        run.run(["mount", "-t", part.fstype or "ext4", part.path, str(point)])
+        run.run(["mount", "-t", part.fstype or "ext4", "-o", "ro" if readonly else "rw",
+                 part.path, str(point)])
+    elif not readonly and os.statvfs(point).f_flag & os.ST_RDONLY:
+        run.run(["mount", "-o", "remount,rw", str(point)])
     return point
+
+
+def before_restart() -> None:
+    """Flush, and put the partition OSCAR started from back to read-only: at shutdown the
+    squashfs still open on it keeps systemd from unmounting it, and a read-only filesystem
+    needs no unmounting to be clean."""
+    os.sync()
+    for point in LIVE_MEDIUM_MOUNTS:
+        if os.path.ismount(point) and not os.statvfs(point).f_flag & os.ST_RDONLY:
+            run.run(["mount", "-o", "remount,ro", point], check=False)
 
 
 def newest_backup(store: Store, identity: str | None = None) -> Entry | None:

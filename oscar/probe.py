@@ -149,18 +149,27 @@ def disk_of_path(path: str) -> tuple[str, str | None] | None:
 
 def boot_devices() -> set[str]:
     """Disk names of the boot medium: the disk of /, of live-boot's medium, and any named in
-    OSCAR_BOOT_DEVICE (set by the live system's boot script when it knows better)."""
+    OSCAR_BOOT_DEVICE (set by the live system's boot script when it knows better).
+
+    Started from the PC's own OSCAR partition ("OSCAR" or "restaure" in its boot menu), the
+    medium is that partition, not a key: the PC's disk stays a target, and the partition is
+    protected as the store it also is."""
     names = set()
     for path in ("/", *LIVE_MEDIUM_MOUNTS):
         if path != "/" and not os.path.ismount(path):
             continue
         found = disk_of_path(path)
-        if found:
+        if found and not (path != "/" and found[1] and _is_oscar_partition(found[1])):
             names.add(found[0])
     for dev in os.environ.get("OSCAR_BOOT_DEVICE", "").split(","):
         if dev.strip():
             names.add(os.path.basename(os.path.realpath(dev.strip())))
     return names
+
+
+def _is_oscar_partition(name: str) -> bool:
+    info = blkid(f"/dev/{name}")
+    return info.get("LABEL") == "OSCAR" and info.get("TYPE") in ("ext2", "ext3", "ext4")
 
 
 def _serial(sysdir: Path) -> str | None:

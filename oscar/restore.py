@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import checksums, disklock, methods, oplog, probe, run, tools
+from oscar import bootinstall, checksums, disklock, methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import compress as compression
 from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
-from oscar.errors import TargetRefused, UsageError
+from oscar.errors import OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
 from oscar.progress import Progress
@@ -131,6 +131,10 @@ class Restorer:
             self.table = ptable.parse_sf(sf.read_text())
         check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table)
         self.sums: dict[str, str] = {}
+        # OSCAR's boot menu on this disk names the restored systems' kernels and lives partly
+        # on partitions a restore may replace (the EFI partition, the sectors after the MBR):
+        # it is written again after the restore.
+        self.boot_menu = bootinstall.installed_on(target) is not None
         self.plan = self._plan()
 
     def _plan(self) -> planning.Plan:
@@ -160,6 +164,9 @@ class Restorer:
                         "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
                                            "blank").format(n=entry.number),
                         writes=self._part_path(entry.number), params={"number": entry.number}))
+        if self.boot_menu:
+            plan.steps.append(planning.Step("boot-menu", _(
+                "Write OSCAR's boot menu again, for the restored systems"), writes=t.path))
         for entry in self.man.partitions:
             if entry.role == "store" and self.target.holds_store:
                 plan.warnings.append(_("partition {n} holds the backups and is kept as it "
@@ -192,6 +199,7 @@ class Restorer:
                     "restore-part": self._restore_part,
                     "make-swap": self._make_swap,
                     "prepare-store": self._prepare_store,
+                    "boot-menu": self._boot_menu,
                 }, self._guard, self.progress.step)
             except BaseException as exc:
                 log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
@@ -223,6 +231,9 @@ class Restorer:
     def _guard(self, step: planning.Step) -> None:
         disk = self._current()
         self.target = disk
+        if step.action == "boot-menu":
+            step.writes = disk.path  # the Installer guards each of its own writes
+            return
         if step.action == "write-table":
             kept = [p for p in disk.partitions if p.name in self.store_parts]
             assert self.table is not None
@@ -320,6 +331,18 @@ class Restorer:
         if entry.label:
             argv += ["-L", entry.label]
         run.run([*argv, step.writes])
+
+    def _boot_menu(self, step: planning.Step) -> None:
+        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=[str(self.store.root)])
+        try:
+            installer = bootinstall.Installer(disk, bootinstall.InstallOptions(repair=True),
+                                              self.progress)
+            installer.run(lock=False)  # this restore holds the disk's lock
+        except OscarError as exc:
+            raise OscarError(_("The partitions were restored, but OSCAR's boot menu could not "
+                               "be written again: {why}").format(why=exc.message),
+                             exc.hint or _("Repair it from the OSCAR USB key (Outils → GRUB)."),
+                             ) from exc
 
     def _prepare_store(self, step: planning.Step) -> None:
         assert step.writes is not None

@@ -32,6 +32,9 @@ PARTIAL = ".oscar-partial-"
 OLD = ".oscar-old-"
 LOCK = ".oscar-lock-"
 NAME_RE = re.compile(r"^[\w][\w.+@-]{0,99}$")
+# Folders of an OSCAR partition that are not backups: the live system and GRUB's menu live in
+# boot/ (oscar install).
+RESERVED = ("boot", "lost+found")
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100
 
@@ -53,10 +56,13 @@ def check_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise UsageError(_("'{name}' is not a valid backup name.").format(name=name),
                          _("Use letters, digits, '.', '-', '_' (no '/', no leading dot)."))
+    if name in RESERVED:
+        raise UsageError(_("'{name}' is reserved on an OSCAR partition.").format(name=name),
+                         _("Choose another name for the backup."))
     return name
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -111,7 +117,7 @@ class Store:
                 if include_incomplete:
                     found.append(Entry(child.name[len(PARTIAL):], child, "incomplete"))
                 continue
-            if child.name.startswith(".") or child.name == "lost+found":
+            if child.name.startswith(".") or child.name in RESERVED:
                 continue
             found.append(self._entry(child))
         return found
@@ -220,21 +226,21 @@ class PartialBackup:
             sums_path = self.folder / checksums.FILE
             sums_path.write_text(checksums.render(final_sums))
             _fsync_file(sums_path)
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
             target = self.store.root / self.name
             if target.exists():
                 if not _exchange(self.folder, target):
                     old = self.store.root / f"{OLD}{self.name}"
                     os.rename(target, old)
                     os.rename(self.folder, target)
-                    _fsync_dir(self.store.root)
+                    fsync_dir(self.store.root)
                     shutil.rmtree(old)
                 else:
-                    _fsync_dir(self.store.root)
+                    fsync_dir(self.store.root)
                     # self.folder now holds the previous backup; the context manager removes it.
             else:
                 os.rename(self.folder, target)
-                _fsync_dir(self.store.root)
+                fsync_dir(self.store.root)
             return target
         except OSError as exc:
             raise _store_error(exc, self.store.root) from exc

@@ -14,7 +14,9 @@ from oscar.i18n import _
 # Many of these live in /sbin or /usr/sbin, which a non-login root shell may not have on PATH.
 # OSCAR_TOOL_PATH replaces the whole search path (tests use it to prove missing tools are named).
 SEARCH_PATH = os.environ.get("OSCAR_TOOL_PATH") or os.pathsep.join(
-    [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+    [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin",
+     # grub-bios-setup is not on any PATH in Debian (grub-install calls it from there)
+     "/usr/lib/grub/i386-pc"]
 )
 
 PACKAGES: dict[str, str] = {
@@ -53,6 +55,7 @@ PACKAGES: dict[str, str] = {
     "pigz": "pigz",
     "gzip": "gzip",
     "mkfs.ext4": "e2fsprogs",
+    "mkfs.ext2": "e2fsprogs",
     "e2fsck": "e2fsprogs",
     "dumpe2fs": "e2fsprogs",
     "setfattr": "attr",
@@ -65,6 +68,15 @@ PACKAGES: dict[str, str] = {
     "mksquashfs": "squashfs-tools",
     "grub-mkrescue": "grub-common",
     "grub-script-check": "grub-common",
+    "grub-mkimage": "grub-common",
+    "grub-bios-setup": "grub-pc-bin",
+    "mdir": "mtools",
+    "mcopy": "mtools",
+    "mmd": "mtools",
+    "mdel": "mtools",
+    "mren": "mtools",
+    "mtype": "mtools",
+    "efibootmgr": "efibootmgr",
     "xorriso": "xorriso",
     "msgfmt": "gettext",
     "qemu-system-x86_64": "qemu-system-x86",

@@ -121,9 +121,13 @@ TEXT = {
         "deploy4": ("Le moteur de déploiement arrive dans une prochaine version ; en attendant, "
                     "chaque procédure le dit clairement :"),
         "tools": "## Outils",
-        "tools1": ("disque_usb, OSCAR_déploie et GRUB arrivent dans les prochaines versions et "
-                   "le disent ; Préparer un disque, Journaux, Shell, Redémarrer et Éteindre "
+        "tools1": ("disque_usb et OSCAR_déploie arrivent dans les prochaines versions et le "
+                   "disent ; Préparer un disque, GRUB, Journaux, Shell, Redémarrer et Éteindre "
                    "fonctionnent :"),
+        "grub1": ("GRUB : le menu de démarrage du PC (ses systèmes, puis « OSCAR » et "
+                  "« restaure » protégés par le mot de passe), sur un disque qui a une partition "
+                  "OSCAR ; la première fois, le mot de passe est demandé deux fois, puis le plan "
+                  "s'affiche (voir docs/boot-menu.md) :"),
         "prepare1": ("Préparer un disque : le disque à préparer (tout son contenu sera effacé ; "
                      "le disque qui contient les sauvegardes est refusé) :"),
         "prepare2": ("L'organisation, comme dans la présentation d'origine : Windows seul, Linux "
@@ -143,8 +147,10 @@ TEXT = {
                     "OSCAR le remet dans l'état où le technicien l'a sauvegardé. Vous n'avez "
                     "rien à décider."),
         "r_steps": ("1. Redémarrez le PC.\n2. Dans le menu qui apparaît au démarrage, choisissez "
-                    "**restaure** avec les flèches, puis appuyez sur Entrée.\n3. Tapez le mot de "
-                    "passe que le technicien vous a donné, puis Entrée.\n4. Cet écran apparaît. "
+                    "**restaure** avec les flèches, puis appuyez sur Entrée.\n3. À « Enter "
+                    "username: », tapez **oscar** puis Entrée ; à « Enter password: », tapez le mot "
+                    "de passe que le technicien vous a donné (rien ne s'affiche), puis Entrée.\n"
+                    "4. Cet écran apparaît. "
                     "Ne touchez à rien : la restauration commence seule après 10 secondes."),
         "r_stop": ("Si vous avez choisi « restaure » par erreur, appuyez sur n'importe quelle "
                    "touche pendant le compte à rebours : rien n'est modifié."),
@@ -190,8 +196,11 @@ TEXT = {
         "deploy4": ("The deployment engine comes in a later version; until then each procedure "
                     "says so plainly:"),
         "tools": "## Tools (Outils)",
-        "tools1": ("disque_usb, OSCAR_déploie and GRUB come in later versions and say so; "
-                   "Prepare a disk, Logs, Shell, Reboot and Power off work:"),
+        "tools1": ("disque_usb and OSCAR_déploie come in later versions and say so; "
+                   "Prepare a disk, GRUB, Logs, Shell, Reboot and Power off work:"),
+        "grub1": ("GRUB: the PC's boot menu (its systems, then \"OSCAR\" and \"restaure\" "
+                  "behind the password), on a disk with an OSCAR partition; the first time the "
+                  "password is asked twice, then the plan is shown (see docs/boot-menu.md):"),
         "prepare1": ("Prepare a disk: the disk to prepare (everything on it is erased; the disk "
                      "holding the backups is refused):"),
         "prepare2": ("The layout, as in the original presentation: Windows only, Linux only or "
@@ -210,8 +219,10 @@ TEXT = {
                     "settings)? OSCAR puts it back as the technician saved it. You have nothing "
                     "to decide."),
         "r_steps": ("1. Restart the PC.\n2. In the menu shown at start-up, choose **restaure** "
-                    "with the arrows, then press Enter.\n3. Type the password the technician gave "
-                    "you, then Enter.\n4. This screen appears. Touch nothing: the restore starts "
+                    "with the arrows, then press Enter.\n3. At \"Enter username:\" type **oscar** "
+                    "then Enter; at \"Enter password:\" type the password the technician gave you "
+                    "(nothing shows), then Enter.\n4. This screen appears. Touch nothing: the "
+                    "restore starts "
                     "by itself after 10 seconds."),
         "r_stop": ("If you chose \"restaure\" by mistake, press any key during the countdown: "
                    "nothing is changed."),
@@ -301,6 +312,9 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
     out += [t["prepare3"], "", capture(app)]
     app.press("enter")
     out += [t["prepare4"], "", capture(app)]
+    app.back_to(1)
+    app.press({"fr": "o", "en": "t"}[lang], "enter", "g", "enter")  # Outils / Tools > GRUB
+    out += [t["grub1"], "", capture(app)]
     app.back_to(1)
 
     out += [t["errors"], "", t["errors1"], ""]

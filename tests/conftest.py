@@ -25,6 +25,7 @@ from oscar.engine.mount import mounted  # noqa: E402
 
 LAB_SIZE = 1 << 30
 LAB_DATA_MB = 40
+OUT = ROOT / "bootimage/out"  # the live image's build output
 
 
 def sh(*argv: str, check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -136,3 +137,20 @@ def fs_clean(device: str, fstype: str) -> None:
     else:
         result = sh("e2fsck", "-fn", device, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def iso() -> Path:
+    """A test build of the live image (zstd -3 squashfs), once per run; the Debian base comes
+    from the build cache when present."""
+    result = subprocess.run([sys.executable, str(ROOT / "bootimage/build.py"), "--fast"],
+                            capture_output=True, text=True, timeout=3600)
+    assert result.returncode == 0, result.stderr[-5000:]
+    image = OUT / "oscar.iso"
+    assert image.stat().st_size < 400_000_000
+    manifest = (OUT / "packages.manifest").read_text()
+    for package in ("fsarchiver", "partclone", "ntfs-3g", "python3-urwid", "udpcast",
+                    "grub-efi-amd64-bin", "grub-pc-bin", "mtools", "live-boot",
+                    "linux-image-amd64"):
+        assert f"\n{package} " in manifest, package
+    return image

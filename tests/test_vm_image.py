@@ -10,28 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import OUT, ROOT
 from tests.vm import Qemu
 
 pytestmark = pytest.mark.vm
-OUT = ROOT / "bootimage/out"
 BOOT_TIMEOUT = 600  # tcg on 2 cores: GRUB, the kernel, live-boot, systemd, the menu
 DOWN = "\x1b[B"
-
-
-@pytest.fixture(scope="module")
-def iso() -> Path:
-    """A test build (lz4 squashfs); the Debian base comes from the build cache when present."""
-    result = subprocess.run([sys.executable, str(ROOT / "bootimage/build.py"), "--fast"],
-                            capture_output=True, text=True, timeout=3600)
-    assert result.returncode == 0, result.stderr[-5000:]
-    image = OUT / "oscar.iso"
-    assert image.stat().st_size < 400_000_000
-    manifest = (OUT / "packages.manifest").read_text()
-    for package in ("fsarchiver", "partclone", "ntfs-3g", "python3-urwid", "udpcast",
-                    "grub-efi-amd64-bin", "live-boot", "linux-image-amd64"):
-        assert f"\n{package} " in manifest, package
-    return image
 
 
 @pytest.fixture
@@ -242,34 +226,6 @@ def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Pat
 
 
 KERNEL_ARGS = "boot=live components console=ttyS0,115200n8 oscar=menu"
-
-
-def test_live_system_found_on_the_oscar_partition(iso: Path, tmp_path: Path, vm_log: Path) -> None:
-    """The trio copied onto the PC's OSCAR partition (by label): what GRUB on the PC will boot."""
-    from oscar import lab as labmod
-    from tests.conftest import LAB_DATA_MB, LAB_SIZE, sh
-
-    root = tmp_path / "lab"
-    labmod.create(root, clients=0, size=2 * LAB_SIZE, data_mb=LAB_DATA_MB)
-    model = root / "model.img"
-    device = labmod.attach_image(model)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    try:
-        sh("mount", f"{device}p4", str(mnt))
-        try:
-            (mnt / "live").mkdir()
-            sh("cp", str(OUT / "filesystem.squashfs"), str(mnt / "live/"))
-        finally:
-            sh("umount", str(mnt))
-    finally:
-        labmod.detach_device(device)
-    vm = Qemu(disks=[model], log=vm_log, kernel=(
-        OUT / "vmlinuz", OUT / "initrd.img", f"{KERNEL_ARGS} live-media=/dev/disk/by-label/OSCAR"))
-    try:
-        vm.wait_for("Sauvegarder les partitions de ce PC", BOOT_TIMEOUT)
-    finally:
-        vm.close()
 
 
 def test_live_system_fetched_over_http(iso: Path, vm_log: Path) -> None:

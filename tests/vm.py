@@ -27,7 +27,9 @@ class Qemu:
                 "-display", "none", "-no-reboot",
                 *(["-nic", "user,model=virtio-net-pci"] if network else ["-nic", "none"]),
                 "-chardev", f"socket,id=s0,path={self.sock_path},server=on,wait=off",
-                "-serial", "chardev:s0", "-monitor", "none"]
+                "-serial", "chardev:s0",
+                # The monitor: screendump shows tty1, which the serial line does not.
+                "-monitor", f"unix:{self.dir / 'monitor.sock'},server=on,wait=off"]
         if uefi:
             vars_copy = self.dir / "OVMF_VARS.fd"
             shutil.copy(OVMF_VARS, vars_copy)
@@ -112,6 +114,21 @@ class Qemu:
     def send(self, data: str | bytes, pause: float = 0.3) -> None:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
         time.sleep(pause)
+
+    def screendump(self, target: Path) -> bool:
+        """The VM's screen as a PNG (what a person in front of the PC sees)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
+                mon.settimeout(10)
+                mon.connect(str(self.dir / "monitor.sock"))
+                mon.sendall(f"screendump {target} -f png\n".encode())
+                end = time.monotonic() + 10
+                while not target.exists() and time.monotonic() < end:
+                    time.sleep(0.2)
+                time.sleep(0.5)
+        except OSError:
+            return False
+        return target.exists()
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -3,37 +3,103 @@ grub-script-check before anything uses them (one bad line silently drops entries
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
-from oscar import run
+from oscar import __version__, run
 from oscar.errors import OscarError
 from oscar.i18n import _
 
+# The templates ship beside the package (the source tree, /opt/oscar in the live system); a
+# school may use its own copy (OSCAR_GRUB_TEMPLATES): a copy that breaks the menu is caught
+# by check() before it replaces a working one.
 TEMPLATES = Path(__file__).resolve().parents[2] / "grub"
 SUPERUSER = "oscar"
 KERNEL_OPTIONS = "quiet console=tty0 console=ttyS0,115200n8"
+LIVE_PATH = "/boot/live"  # the live system's folder on the OSCAR partition
+GRUB_FS = {"ext2": "ext2", "ext3": "ext2", "ext4": "ext2", "xfs": "xfs", "btrfs": "btrfs"}
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_./:,=+@%-]+$")
+
+
+def grub_word(text: str) -> str:
+    """One word of GRUB script, quoted when it holds anything GRUB would interpret ($, ;, {,
+    quotes, spaces...): inside single quotes nothing is special, and a quote itself is
+    written '\''."""
+    if _PLAIN_WORD.match(text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def grub_words(text: str) -> str:
+    return " ".join(grub_word(word) for word in text.split())
+
+
+def templates_dir() -> Path:
+    return Path(os.environ.get("OSCAR_GRUB_TEMPLATES") or TEMPLATES)
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["grub_word"] = grub_word
+    env.filters["grub_words"] = grub_words
+    return env
+
+
+def _check_hash(password_hash: str | None) -> None:
+    if password_hash is not None and not password_hash.startswith("grub.pbkdf2.sha512."):
+        raise OscarError(_("The password hash is not a GRUB PBKDF2 hash."),
+                         _("Make it with 'oscar password' or grub-mkpasswd-pbkdf2."))
 
 
 def render_live(*, password_hash: str | None = None, timeout: int = 10) -> str:
     """The live image's menu. With a password, OSCAR and restaure ask for it and the default
     is the unrestricted first-disk entry (a protected default would wait at the username
     prompt forever)."""
-    if password_hash is not None and not password_hash.startswith("grub.pbkdf2.sha512."):
-        raise OscarError(_("The password hash is not a GRUB PBKDF2 hash."),
-                         _("Make it with 'oscar password' or grub-mkpasswd-pbkdf2."))
+    _check_hash(password_hash)
     return environment().get_template("live.cfg.j2").render(
         default="disk" if password_hash else "oscar", timeout=timeout,
         password_hash=password_hash, superuser=SUPERUSER, kernel_options=KERNEL_OPTIONS,
         first_disk_label=_("Boot from the first hard disk"))
+
+
+def live_options(oscar_uuid: str, lang: str = "fr") -> str:
+    """The live system's kernel line when it starts from the OSCAR partition: live-boot finds
+    its squashfs there by filesystem UUID (a USB key labelled OSCAR may be plugged in too)."""
+    words = ["boot=live", "components", f"live-media=/dev/disk/by-uuid/{oscar_uuid}",
+             f"live-media-path={LIVE_PATH}", KERNEL_OPTIONS]
+    if lang == "en":
+        words += ["oscar.lang=en", "locales=en_US.UTF-8", "keyboard-layouts=us"]
+    return " ".join(words)
+
+
+def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | None,
+                default: str, timeout: int, backup: str | None = None, lang: str = "fr",
+                serial: bool = True) -> str:
+    """The menu of a PC's own disk: its systems (unrestricted), then OSCAR and restaure
+    (the password's superuser only). ``systems``: bootsystems.BootSystem objects."""
+    _check_hash(password_hash)
+    entries = [{"id": s.id, "title": s.title, "kind": s.kind, "platform": s.platform,
+                "fs_uuid": s.fs_uuid, "loader": s.loader, "initrd": s.initrd,
+                "options": s.options, "grub_fs": GRUB_FS.get(s.fstype or "", "ext2")}
+               for s in systems]
+    try:
+        return environment().get_template("disk.cfg.j2").render(
+            version=__version__, default=default, timeout=timeout, serial=serial,
+            password_hash=password_hash, superuser=SUPERUSER, systems=entries,
+            oscar_uuid=oscar_uuid, live_path=LIVE_PATH,
+            live_options=live_options(oscar_uuid, lang), backup=backup)
+    except jinja2.TemplateError as exc:
+        raise OscarError(_("The boot menu template cannot be used: {why}").format(
+            why=f"{type(exc).__name__}: {exc}"[:200]),
+            _("The working menu was kept; check the templates in {folder}.").format(
+                folder=templates_dir())) from exc
 
 
 def check(text: str) -> None:
@@ -43,6 +109,11 @@ def check(text: str) -> None:
         fh.flush()
         result = run.run(["grub-script-check", fh.name], check=False)
     if result.returncode != 0:
-        raise OscarError(_("The generated GRUB menu is not valid: {why}").format(
-            why=(result.stderr or result.stdout.decode()).strip()[:200]),
-            _("The working menu was kept; report this as a bug."))
+        lines = (result.stderr or result.stdout.decode()).strip().splitlines() or ["?"]
+        where = next((line for line in lines if line.startswith("Syntax error at line")),
+                     lines[-1])
+        custom = os.environ.get("OSCAR_GRUB_TEMPLATES")
+        raise OscarError(
+            _("The generated GRUB menu is not valid: {why}").format(why=where.strip()[:200]),
+            _("The working menu was kept; fix the templates in {folder}.").format(folder=custom)
+            if custom else _("The working menu was kept; report this as a bug."))

@@ -88,6 +88,9 @@ def sfdisk_script(parts: list[PlannedPartition], label: str) -> str:
     lines = [f"label: {label}", "unit: sectors", ""]
     for p in parts:
         name = f', name="{p.label}"' if label == "gpt" else ""
+        if label == "gpt" and p.label == "OSCAR":
+            # Hidden (62) and never mounted automatically (63): see docs/boot-menu.md.
+            name += ', attrs="GUID:62,63"'
         lines.append(f"start={p.start // 512}, size={p.size // 512}, type={types[p.fstype]}{name}")
     return "\n".join(lines) + "\n"
 

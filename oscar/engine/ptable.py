@@ -105,7 +105,7 @@ def file_names(disk_name: str, label: str) -> dict[str, str]:
     return names
 
 
-def _read_at(path: str, offset: int, length: int) -> bytes:
+def read_at(path: str, offset: int, length: int) -> bytes:
     fd = os.open(path, os.O_RDONLY)
     try:
         return os.pread(fd, length, offset)
@@ -129,17 +129,17 @@ def save(disk: Disk, folder: Path) -> list[str]:
     names = file_names(disk.name, table.label)
     (folder / names["sf"]).write_text(dump)
     sector = table.sector_size
-    (folder / names["mbr"]).write_bytes(_read_at(disk.path, 0, MBR_SIZE))
+    (folder / names["mbr"]).write_bytes(read_at(disk.path, 0, MBR_SIZE))
     if table.label == "gpt":
-        (folder / names["gpt1"]).write_bytes(_read_at(disk.path, 0, GPT_PRIMARY_SECTORS * sector))
+        (folder / names["gpt1"]).write_bytes(read_at(disk.path, 0, GPT_PRIMARY_SECTORS * sector))
         (folder / names["gpt2"]).write_bytes(
-            _read_at(disk.path, disk.size - GPT_BACKUP_SECTORS * sector, GPT_BACKUP_SECTORS * sector))
+            read_at(disk.path, disk.size - GPT_BACKUP_SECTORS * sector, GPT_BACKUP_SECTORS * sector))
         run.run(["sgdisk", f"--backup={folder / names['gdisk']}", disk.path])
     else:
         first = min((e.start for e in table.entries), default=1)
         sectors = min(first, HIDDEN_AFTER_MBR_MAX) - 1
         if sectors > 0:
-            (folder / names["hidden"]).write_bytes(_read_at(disk.path, sector, sectors * sector))
+            (folder / names["hidden"]).write_bytes(read_at(disk.path, sector, sectors * sector))
         else:
             del names["hidden"]
     return list(names.values())

@@ -7,12 +7,13 @@ import os
 from collections import deque
 from collections.abc import Callable
 
-from oscar import menus, run
+from oscar import menus, oscarpart, run
 from oscar.errors import OscarError
 from oscar.i18n import _
 from oscar.tui import widgets
 from oscar.tui.app import Screen, log_path
 from oscar.tui.context import Context
+from oscar.tui.grub_flow import GrubFlow
 from oscar.tui.prepare_flow import PrepareFlow
 from oscar.tui.restore_flow import RestoreFlow
 from oscar.tui.save_flow import SaveFlow
@@ -23,7 +24,6 @@ NOT_YET = {
     "deploy": "deployment",
     "usb-disk": "disque_usb",
     "personalise": "OSCAR_déploie",
-    "grub": "GRUB installation",
 }
 
 
@@ -63,6 +63,10 @@ def restore(ctx: Context, item: menus.Item) -> None:
 
 def prepare_disk(ctx: Context, item: menus.Item) -> None:
     PrepareFlow(ctx).start()
+
+
+def grub(ctx: Context, item: menus.Item) -> None:
+    GrubFlow(ctx).start()
 
 
 def show_help(ctx: Context, item: menus.Item) -> None:
@@ -108,6 +112,7 @@ def _power(ctx: Context, item: menus.Item, argv_of: Callable[[], list[str]], que
 
     def yes() -> None:
         try:
+            oscarpart.before_restart()
             run.run(argv_of())
         except OscarError as exc:
             app.error(exc)
@@ -130,6 +135,7 @@ ACTIONS: dict[str, Action] = {
     "save": save,
     "restore": restore,
     "prepare-disk": prepare_disk,
+    "grub": grub,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,

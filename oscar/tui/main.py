@@ -23,6 +23,14 @@ def restaure_requested(cmdline: str) -> bool:
     return "oscar=restaure" in cmdline.split()
 
 
+def pinned_backup(cmdline: str) -> str | None:
+    """The backup restaure must use, when the boot menu names one (oscar install --backup)."""
+    for word in cmdline.split():
+        if word.startswith("oscar.backup="):
+            return word.split("=", 1)[1] or None
+    return None
+
+
 def kernel_cmdline() -> str:
     try:
         return Path(os.environ.get("OSCAR_CMDLINE", CMDLINE)).read_text()
@@ -30,10 +38,10 @@ def kernel_cmdline() -> str:
         return ""
 
 
-def build(app: App, *, restaure: bool, store: str | None) -> object:
+def build(app: App, *, restaure: bool, store: str | None, backup: str | None = None) -> object:
     """Put the first screen on ``app``; returns the flow object (tests drive it)."""
     if restaure:
-        flow = RestaureFlow(app, store)
+        flow = RestaureFlow(app, store, backup=backup)
         flow.start()
         return flow
     ctx = Context(app, Path(store) if store else (Path(app.config.store) if app.config.store
@@ -76,9 +84,10 @@ def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
 
 def main(*, restaure: bool = False, store: str | None = None) -> int:
     config = configuration.load()
-    restaure = restaure or restaure_requested(kernel_cmdline())
+    cmdline = kernel_cmdline()
+    restaure = restaure or restaure_requested(cmdline)
     app = App(config)
-    build(app, restaure=restaure, store=store)
+    build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
     app.run()
     return 0
 

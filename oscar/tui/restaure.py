@@ -16,7 +16,7 @@ from oscar.errors import OscarError
 from oscar.i18n import _
 from oscar.progress import NullProgress
 from oscar.restore import RestoreOptions, Restorer
-from oscar.store import Store
+from oscar.store import Entry, Store
 from oscar.tui import widgets
 from oscar.tui.app import App, Screen
 
@@ -25,9 +25,10 @@ REBOOT_DELAY = 5  # seconds to read "restored" before the PC restarts by itself
 
 class RestaureFlow:
     def __init__(self, app: App, store_path: str | None = None,
-                 machine: list[Disk] | None = None) -> None:
+                 machine: list[Disk] | None = None, backup: str | None = None) -> None:
         self.app = app
         self.store_path = store_path
+        self.backup = backup  # named by the boot menu; None: the PC's newest
         self.machine = machine  # a saved machine description instead of probing (guide)
         self.restorer: Restorer | None = None
         self.remaining = app.config.restaure_countdown
@@ -67,7 +68,14 @@ class RestaureFlow:
         store = Store(self.store_path)
         store.check_exists()
         pc_disk = self._pc_disk(disks)
-        entry = oscarpart.newest_backup(store, pc_disk.identity if pc_disk else None)
+        entry: Entry | None
+        if self.backup is not None:
+            entry = store.get(self.backup)
+            if entry.state != "complete":
+                raise OscarError(_("The backup '{name}' chosen for restaure is not usable ({state})."
+                                   ).format(name=self.backup, state=entry.state))
+        else:
+            entry = oscarpart.newest_backup(store, pc_disk.identity if pc_disk else None)
         if entry is None or entry.manifest is None:
             return None
         source = entry.manifest.source.get("identity")
@@ -163,6 +171,7 @@ class RestaureFlow:
             return
         self.rebooting = True
         try:
+            oscarpart.before_restart()
             run.run(self.app.config.reboot_command)
         except OscarError as exc:
             self.rebooting = False

@@ -173,6 +173,18 @@ def form_screen(intro: str, fields: Sequence[Field],
     return MenuList(body)
 
 
+def password_screen(intro: str, on_done: Callable[[str, str], None]) -> urwid.Widget:
+    """A new password typed twice, masked; ``on_done(first, second)`` judges them."""
+    first = urwid.Edit(_("New password: "), mask="*")
+    second = urwid.Edit(_("Again: "), mask="*")
+    body: list[urwid.Widget] = [urwid.Text(intro), urwid.Divider(),
+                                urwid.AttrMap(first, "body", "focus"),
+                                urwid.AttrMap(second, "body", "focus"), urwid.Divider(),
+                                button_row([(_("Continue"), lambda: on_done(
+                                    first.get_edit_text(), second.get_edit_text()))])]
+    return MenuList(body)
+
+
 def text_screen(text: str, buttons: Sequence[tuple[str, Callback]] = (),
                 style: str = "body") -> urwid.Widget:
     body: list[urwid.Widget] = [urwid.Text((style, text))]
