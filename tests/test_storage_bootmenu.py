@@ -304,7 +304,7 @@ def test_grub_through_the_menu_asks_a_password_then_installs(
             build(app, restaure=False, store=str(lab.store))
             app.press("o", "enter", "g", "enter")  # Outils > GRUB
             assert "Quel disque reçoit le menu de démarrage" in app.screen_text()
-            app.press("enter")  # the model PC, the only disk with an OSCAR partition
+            pick_disk(app, Path(lab.model).name)  # other labs may be attached too
             assert "Nouveau mot de passe" in app.screen_text()
             type_passwords(app, "ecole42", "ecole43")
             assert "Les deux mots de passe diffèrent" in app.screen_text()
@@ -335,4 +335,11 @@ def type_passwords(app: object, first: str, second: str) -> None:
     fields[0].set_edit_text(first)
     fields[1].set_edit_text(second)
     screen.set_focus(len(screen.body) - 1)
+    app.press("enter")  # type: ignore[attr-defined]
+
+
+def pick_disk(app: object, name: str) -> None:
+    screen = app.current.widget  # type: ignore[attr-defined]
+    labels = [str(getattr(getattr(w, "original_widget", w), "label", "")) for w in screen.body]
+    screen.set_focus(labels.index(name))
     app.press("enter")  # type: ignore[attr-defined]

@@ -116,7 +116,8 @@ class Qemu:
         time.sleep(pause)
 
     def screendump(self, target: Path) -> bool:
-        """The VM's screen as a PNG (what a person in front of the PC sees)."""
+        """The VM's screen as a PNG (what a person in front of the PC sees): tty1 and, under
+        UEFI, GRUB after its first screen, which the serial line does not show."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
                 mon.settimeout(10)
