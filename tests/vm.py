@@ -113,7 +113,10 @@ class Qemu:
 
     def send(self, data: str | bytes, pause: float = 0.3) -> None:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
-        time.sleep(pause)
+        end = time.monotonic() + pause
+        while time.monotonic() < end:  # keep reading: the console is never left unread
+            self._read()
+            time.sleep(0.05)
 
     def screendump(self, target: Path) -> bool:
         """The VM's screen as a PNG (what a person in front of the PC sees): tty1 and, under
