@@ -71,15 +71,19 @@ def test_save_list_verify(lab: LabDisks) -> None:
     listing = json.loads(oscar("list", str(lab.store), "--json").stdout)
     base = next(e for e in listing if e["name"] == "base")
     assert base["state"] == "complete" and base["usable"]
-    assert base["partitions"] == [1, 2, 3]  # swap is recorded (its info file), not imaged
+    # Swap is recorded (its info file), not imaged; a GPT PC's EFI partition (5) is imaged.
+    gpt = sh("blkid", "-p", "-s", "PTTYPE", "-o", "value", lab.model).stdout.strip() == "gpt"
+    assert base["partitions"] == ([1, 2, 3, 5] if gpt else [1, 2, 3])
     folder = lab.store / "base"
     for name in ("parts", "disk", "dev-fs.list", "B2SUMS", "oscar-manifest.json", "oscar-save.log"):
         assert (folder / name).is_file(), name
     disk = (folder / "disk").read_text().strip()
     assert (folder / f"{disk}-pt.sf").is_file() and (folder / f"{disk}-mbr").stat().st_size == 512
     parts = (folder / "parts").read_text().split()
-    assert [p.rsplit("p", 1)[-1] for p in parts] == ["1", "2"]
+    assert [p.rsplit("p", 1)[-1] for p in parts] == (["1", "2", "5"] if gpt else ["1", "2"])
     assert list(folder.glob("*.ntfs-img.zst")) and list(folder.glob("*.ext4-ptcl-img.zst"))
+    if gpt:
+        assert list(folder.glob("*.vfat-ptcl-img.zst"))  # the EFI partition, by partclone.fat
     assert list(folder.glob("swappt-*.info"))
     # B2SUMS is in b2sum's own format: the real b2sum accepts it.
     check = sh("b2sum", "--quiet", "-c", "B2SUMS", cwd=str(folder), check=False)
