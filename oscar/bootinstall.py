@@ -274,12 +274,16 @@ class Installer:
                                             "'make image'), or start OSCAR from its USB key."))
         if installed and source.resolve() == target.resolve():
             return None, False  # running from this very partition
-        need = sum((source / n).stat().st_size for n in LIVE_FILES)
+        sizes = [(source / n).stat().st_size for n in LIVE_FILES]
+        # Files are replaced one at a time (staged, then renamed over the old one): the peak
+        # is the new total minus what the old files free, plus the biggest staged file.
+        old = sum((target / n).stat().st_size for n in LIVE_FILES if (target / n).is_file())
+        need = max(0, sum(sizes) - old) + max(sizes) + SPARE
         free = shutil.disk_usage(self.root).free
-        if need + SPARE > free:
+        if need > free:
             raise TargetRefused(
                 _("The OSCAR partition has {free} free; the live system needs {need}.").format(
-                    free=human_size(free), need=human_size(need + SPARE)),
+                    free=human_size(free), need=human_size(need)),
                 _("Delete an old backup from the OSCAR partition, then try again."))
         return source, True
 
