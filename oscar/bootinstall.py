@@ -15,7 +15,6 @@ What stays on the OSCAR partition (beside the backups, which never see it as a b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from oscar import __version__, disklock, oscarpart, probe, run, tools
+from oscar import __version__, checksums, disklock, oscarpart, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size
 from oscar.engine import bootsystems, grubcfg, grubinstall, ptable
@@ -121,14 +120,6 @@ def find_live_source(explicit: Path | None) -> Path | None:
     return None
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.blake2b()
-    with path.open("rb") as fh:
-        while block := fh.read(4 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_sums(folder: Path) -> dict[str, str]:
     try:
         lines = (folder / "B2SUMS").read_text().splitlines()
@@ -140,7 +131,7 @@ def read_sums(folder: Path) -> dict[str, str]:
 def live_intact(folder: Path) -> bool:
     """The live system's files match the checksums written when they were copied."""
     sums = read_sums(folder)
-    return all(name in sums and (folder / name).is_file() and file_digest(folder / name) ==
+    return all(name in sums and (folder / name).is_file() and checksums.hash_file(folder / name) ==
                sums[name] for name in LIVE_FILES)
 
 
@@ -457,7 +448,7 @@ class Installer:
         for name in LIVE_FILES:
             source = self.live_source / name
             staged = target / f".{name}.new"
-            digest = hashlib.blake2b()
+            digest = checksums.new_hash()
             with source.open("rb") as src, staged.open("wb") as dst:
                 while block := src.read(4 << 20):
                     dst.write(block)
@@ -466,8 +457,8 @@ class Installer:
                     self.progress.update(done / total)
                 dst.flush()
                 os.fsync(dst.fileno())
-            _drop_cache(staged)
-            if file_digest(staged) != digest.hexdigest():  # read back from the disk
+            # read back from the disk, not from the pages just written
+            if checksums.hash_file(staged, drop_cache=True) != digest.hexdigest():
                 staged.unlink()
                 raise OscarError(_("{file} does not read back as written on the OSCAR "
                                    "partition.").format(file=name),
@@ -475,7 +466,7 @@ class Installer:
                                    "disk's health."))
             sums[name] = digest.hexdigest()
             os.replace(staged, target / name)
-        (target / "B2SUMS").write_text("".join(f"{d}  {n}\n" for n, d in sums.items()))
+        (target / checksums.FILE).write_text(checksums.render(sums))
         fsync_dir(target)
         self.progress.finish()
 
@@ -529,14 +520,6 @@ def _has_hidden_attrs(disk_path: str, number: int) -> bool:
     entry = next((e for e in table.entries if e.number == number), None)
     attrs = (entry.fields.get("attrs", "") if entry else "").strip('"')
     return all(bit in attrs.replace("GUID:", "").split(",") for bit in ("62", "63"))
-
-
-def _drop_cache(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 def installed_on(disk: Disk) -> BootSettings | None:

@@ -97,6 +97,14 @@ class Disk:
         return cls(**fields, partitions=[Partition(**p) for p in data.get("partitions", [])])
 
 
+OSCAR_LABEL = "OSCAR"
+
+
+def is_oscar_filesystem(label: str | None, fstype: str | None) -> bool:
+    """The PC's OSCAR partition: ext2/3/4 labelled OSCAR (what probe and oscarpart look for)."""
+    return label == OSCAR_LABEL and fstype in ("ext2", "ext3", "ext4")
+
+
 def partition_path(disk_path: str, number: int) -> str:
     """Kernel naming: sda→sda1, but nvme0n1→nvme0n1p1 and loop3→loop3p1 (name ends in a digit)."""
     return f"{disk_path}p{number}" if disk_path[-1].isdigit() else f"{disk_path}{number}"

@@ -8,19 +8,18 @@ import os
 from pathlib import Path
 
 from oscar import run
-from oscar.devices import Disk, Partition
+from oscar.devices import Disk, Partition, is_oscar_filesystem
 from oscar.errors import UsageError
 from oscar.i18n import _
 from oscar.probe import LIVE_MEDIUM_MOUNTS
 from oscar.store import Entry, Store
 
 log = logging.getLogger("oscar.oscarpart")
-LABEL = "OSCAR"
 MOUNT_ROOT = Path("/run/oscar")
 
 
 def is_oscar_partition(part: Partition) -> bool:
-    return part.label == LABEL and part.fstype in ("ext4", "ext3", "ext2")
+    return is_oscar_filesystem(part.label, part.fstype)
 
 
 def find(disks: list[Disk]) -> tuple[Disk, Partition] | None:
@@ -46,20 +45,19 @@ def mounted_at(part: Partition) -> Path | None:
 def mount(part: Partition, *, readonly: bool = False) -> Path:
     """Mount the OSCAR partition (read-write: restores write their log there; read-only to
     look before a confirmed plan writes) and return where; an existing mount is reused."""
-    current = mounted_at(part)
-    if current is not None:
-        if not readonly and os.statvfs(current).f_flag & os.ST_RDONLY:
-            # live-boot mounts the partition it started from read-only; it is the store too.
-            run.run(["mount", "-o", "remount,rw", str(current)])
-        return current
-    point = mount_point(part)
-    point.mkdir(parents=True, exist_ok=True)
+    point = mounted_at(part) or mount_point(part)
     if not os.path.ismount(point):
+        point.mkdir(parents=True, exist_ok=True)
         run.run(["mount", "-t", part.fstype or "ext4", "-o", "ro" if readonly else "rw",
                  part.path, str(point)])
-    elif not readonly and os.statvfs(point).f_flag & os.ST_RDONLY:
+    elif not readonly and _read_only(point):
+        # live-boot mounts the partition it started from read-only; it is the store too.
         run.run(["mount", "-o", "remount,rw", str(point)])
     return point
+
+
+def _read_only(point: Path | str) -> bool:
+    return bool(os.statvfs(point).f_flag & os.ST_RDONLY)
 
 
 def before_restart() -> None:
@@ -68,7 +66,7 @@ def before_restart() -> None:
     needs no unmounting to be clean."""
     os.sync()
     for point in LIVE_MEDIUM_MOUNTS:
-        if os.path.ismount(point) and not os.statvfs(point).f_flag & os.ST_RDONLY:
+        if os.path.ismount(point) and not _read_only(point):
             run.run(["mount", "-o", "remount,ro", point], check=False)
 
 

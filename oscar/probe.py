@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from oscar import run
-from oscar.devices import Disk, Partition
+from oscar.devices import Disk, Partition, is_oscar_filesystem
 from oscar.errors import UsageError
 from oscar.i18n import _
 
@@ -169,7 +169,7 @@ def boot_devices() -> set[str]:
 
 def _is_oscar_partition(name: str) -> bool:
     info = blkid(f"/dev/{name}")
-    return info.get("LABEL") == "OSCAR" and info.get("TYPE") in ("ext2", "ext3", "ext4")
+    return is_oscar_filesystem(info.get("LABEL"), info.get("TYPE"))
 
 
 def _serial(sysdir: Path) -> str | None:
