@@ -107,6 +107,17 @@ class InstallOptions:
     repair: bool = False  # keep the live files; reuse every setting
 
 
+def peak_growth(new: list[int], old: list[int]) -> int:
+    """The most the used space grows while the live files are replaced in order. Each new
+    file is staged beside the old one, then renamed over it: while file i is staged, files
+    before it are new, file i exists twice, files after it are still old."""
+    peak = grown = 0
+    for new_size, old_size in zip(new, old, strict=True):
+        peak = max(peak, grown + new_size)
+        grown += new_size - old_size
+    return max(peak, grown)
+
+
 def find_live_source(explicit: Path | None) -> Path | None:
     candidates = [explicit] if explicit is not None else [Path(p) for p in LIVE_SOURCES]
     for folder in candidates:
@@ -266,10 +277,9 @@ class Installer:
         if installed and source.resolve() == target.resolve():
             return None, False  # running from this very partition
         sizes = [(source / n).stat().st_size for n in LIVE_FILES]
-        # Files are replaced one at a time (staged, then renamed over the old one): the peak
-        # is the new total minus what the old files free, plus the biggest staged file.
-        old = sum((target / n).stat().st_size for n in LIVE_FILES if (target / n).is_file())
-        need = max(0, sum(sizes) - old) + max(sizes) + SPARE
+        old = [(target / n).stat().st_size if (target / n).is_file() else 0
+               for n in LIVE_FILES]
+        need = peak_growth(sizes, old) + SPARE
         free = shutil.disk_usage(self.root).free
         if need > free:
             raise TargetRefused(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from oscar import config
-from oscar.bootinstall import BootSettings, check_target, read_sums
+from oscar.bootinstall import BootSettings, check_target, peak_growth, read_sums
 from oscar.devices import Disk, Partition
 from oscar.engine import bootsystems, grubcfg, grubinstall
 from oscar.engine.bootsystems import BootSystem
@@ -175,3 +175,17 @@ def test_a_missing_template_is_a_clear_error(tmp_path: Path,
         grubcfg.render_disk(systems=[], oscar_uuid=UUID, password_hash=None, default="oscar",
                             timeout=5)
     assert str(tmp_path) in (caught.value.hint or "")
+
+
+def test_space_for_the_live_files_first_install_and_replacement() -> None:
+    mib = 1 << 20
+    # Nothing installed yet: exactly the three files, no staged double.
+    assert peak_growth([8 * mib, 35 * mib, 257 * mib], [0, 0, 0]) == 300 * mib
+    # Same sizes again: the biggest file exists twice while it is staged.
+    assert peak_growth([8 * mib, 35 * mib, 257 * mib], [8 * mib, 35 * mib, 257 * mib]) \
+        == 257 * mib
+    # A bigger squashfs: the growth before it plus the new one staged.
+    assert peak_growth([8 * mib, 35 * mib, 300 * mib], [8 * mib, 30 * mib, 257 * mib]) \
+        == 305 * mib
+    # Smaller files: only the first staged copy grows the used space.
+    assert peak_growth([1 * mib, 1 * mib, 10 * mib], [8 * mib, 35 * mib, 257 * mib]) == mib
