@@ -278,6 +278,79 @@ def cmd_grub(args: argparse.Namespace) -> int:
     return _run_install(disk, args, repair=True)
 
 
+def cmd_deploy_send(args: argparse.Namespace) -> int:
+    from oscar.deploy import procedures
+    from oscar.deploy.sender import Sender, SendOptions
+    from oscar.errors import DeployIncomplete
+
+    store = Store(args.store)
+    store.check_exists()
+    proc = procedures.get(args.procedure)
+    if proc.whole_disk:
+        _save_whole_disk(args, store)
+    sender = Sender(SendOptions(args.store, args.name, proc.name, args.mode, args.clients,
+                                args.max_wait, args.interface, args.then,
+                                max_bitrate=args.max_bitrate))
+    print(_("Checking the backup before sending it..."), flush=True)
+    sender.check_backup(TerminalProgress())
+    print(_("Deployment '{name}' ({procedure}, {mode}) on {interface} ({address}): "
+            "start the clients now.").format(name=args.name, procedure=args.procedure,
+                                             mode=args.mode, interface=sender.iface.name,
+                                             address=sender.address), flush=True)
+    shown: list[str] = []
+
+    def on_update(phase: str, table: str) -> None:
+        if sys.stdout.isatty():
+            print("\x1b[H\x1b[2J" + table, flush=True)
+            return
+        # a log file or a pipe: only the lines that changed (states), not every percent
+        lines = [line for line in table.splitlines()]
+        key = "\n".join(line[:44] for line in lines)
+        if not shown or shown[-1] != key:
+            shown.append(key)
+            print(table, flush=True)
+
+    report = sender.run(on_update)
+    print(report.to_markdown())
+    for path in sender.report_paths:
+        print(_("Report: {path}").format(path=path))
+    if report.succeeded < args.clients:
+        raise DeployIncomplete(
+            _("{done} of {wanted} clients received the backup.").format(
+                done=report.succeeded, wanted=args.clients),
+            _("Start the missing clients again: they catch up by unicast."))
+    return 0
+
+
+def _save_whole_disk(args: argparse.Namespace, store: Store) -> None:
+    """disque: the server's whole disk is saved first (every partition), then sent."""
+    from oscar.save import SaveOptions, Saver
+
+    if not args.disk:
+        raise UsageError(_("The procedure disque copies a disk of this PC: give --disk."),
+                         _("See 'oscar probe' for the disks."))
+    disk = probe.resolve_disk(args.disk, store_paths=[args.store])
+    saver = Saver(disk, store, SaveOptions(args.name), TerminalProgress())
+    print(saver.plan.render())
+    if (store.root / args.name).exists():
+        confirm(saver.plan, args.yes, _("Replace it? Type 'oui' (yes) to continue:"))
+    saver.run()
+
+
+def cmd_deploy_receive(args: argparse.Namespace) -> int:
+    from oscar.deploy.receiver import ReceiveOptions, Receiver, restart
+
+    receiver = Receiver(ReceiveOptions(args.interface, args.disk, args.server, args.listen,
+                                       not args.no_catch_up), TerminalProgress())
+    print(_("Client {mac} ({address}), disk {disk}: waiting for the server.").format(
+        mac=receiver.iface.mac, address=receiver.iface.address, disk=receiver.target.path),
+        flush=True)
+    then = receiver.run()
+    print(_("Deployment received, verified and written ({mode}).").format(mode=receiver.mode))
+    restart(then)
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -395,6 +468,36 @@ def build_parser() -> argparse.ArgumentParser:
                                     "that has OSCAR's boot menu)"))
     boot_menu_options(p)
     p.set_defaults(func=cmd_grub)
+
+    p = sub.add_parser("deploy", help=_("deploy a backup onto a room (déploiement)"))
+    deploysub = p.add_subparsers(dest="deploy_verb", required=True)
+    d = deploysub.add_parser("send", help=_("the server: send a backup to the clients"))
+    d.add_argument("--procedure", required=True,
+                   help=_("restaure, simple, formate, complète, petite, table or disque"))
+    d.add_argument("--store", required=True, help=_("backup folder"))
+    d.add_argument("--name", required=True, help=_("backup name"))
+    d.add_argument("--disk", help=_("disque: the disk of this PC to copy"))
+    d.add_argument("--mode", default="multicast", choices=("multicast", "unicast"),
+                   help=_("multicast (synchronous) or unicast (asynchronous, HTTP)"))
+    d.add_argument("--clients", type=int, default=1, help=_("number of clients"))
+    d.add_argument("--max-wait", type=int, default=300,
+                   help=_("seconds to wait for the clients"))
+    d.add_argument("--interface", help=_("network interface (default: the only one up)"))
+    d.add_argument("--max-bitrate", help=_("multicast speed limit, e.g. 500m (leave room on "
+                                           "the school's network)"))
+    d.add_argument("--then", default="none", choices=("none", "reboot", "poweroff"),
+                   help=_("what the clients do when done"))
+    d.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    d.set_defaults(func=cmd_deploy_send)
+    d = deploysub.add_parser("receive", help=_("a client: receive a deployment"))
+    d.add_argument("--interface", help=_("network interface (default: the only one up)"))
+    d.add_argument("--disk", help=_("the disk that receives (default: the only disk)"))
+    d.add_argument("--server", help=_("the server's address (default: listen for it)"))
+    d.add_argument("--listen", type=int, default=600,
+                   help=_("seconds to wait for a server"))
+    d.add_argument("--no-catch-up", action="store_true",
+                   help=_("do not fetch by HTTP after a failed multicast"))
+    d.set_defaults(func=cmd_deploy_receive)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

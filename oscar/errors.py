@@ -69,3 +69,9 @@ class Aborted(OscarError):
     """The user declined the confirmation."""
 
     exit_code = 8
+
+
+class DeployIncomplete(OscarError):
+    """A deployment ended with clients that did not receive the backup."""
+
+    exit_code = 9

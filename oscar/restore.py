@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from oscar import bootinstall, checksums, disklock, methods, oplog, probe, run, tools
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import compress as compression
-from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
+from oscar.engine import fsarchiver, mkfs, ntfs, ntfsclone, partclone, ptable
 from oscar.errors import OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
@@ -29,6 +30,56 @@ class RestoreOptions:
     name: str
     parts: list[int] | None = None
     with_table: bool = False
+    format_only: bool = False  # format the partitions empty instead of restoring them
+    # Other backup folders whose partitions are kept as they are (a deployment client's own
+    # OSCAR partition, while the backup itself arrives from the network).
+    keep_paths: list[str] = field(default_factory=list)
+
+
+class ImageSource(Protocol):
+    """Where the images' bytes come from: the backup folder, or a deployment's network."""
+
+    def verify(self, restorer: Restorer) -> dict[str, str]:
+        """Check all that can be checked before the first write; return the checksums."""
+
+    def size(self, files: list[str]) -> int: ...
+
+    def chunks(self, files: list[str]) -> Iterator[bytes]:
+        """The files' bytes in order; raises BackupInvalid at the end of a file whose checksum
+        differs (the pipeline writing it is then killed and the partition reported failed)."""
+
+    def local_file(self, name: str) -> Path:
+        """A verified local copy of the file (fsarchiver reads a file, not a pipe)."""
+
+
+class FolderSource:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.sums: dict[str, str] = {}
+
+    def verify(self, restorer: Restorer) -> dict[str, str]:
+        self.sums = check_integrity(self.folder, restorer.man, restorer.progress)
+        infos = check_headers(self.folder, restorer.man, self.sums)
+        for entry in restorer.entries:
+            info = infos.get(entry.number)
+            current = restorer.target.partition(entry.number)
+            if info is not None and current is not None and not restorer.opts.with_table \
+                    and current.size < info.device_size:
+                raise TargetRefused(
+                    _("Partition {dev} is too small: {have}, needs {need}.").format(
+                        dev=current.path, have=human_size(current.size),
+                        need=human_size(info.device_size)),
+                    _("Restore with --with-table, or onto a bigger partition."))
+        return self.sums
+
+    def size(self, files: list[str]) -> int:
+        return sum((self.folder / f).stat().st_size for f in files)
+
+    def chunks(self, files: list[str]) -> Iterator[bytes]:
+        return iter(checksums.HashingReader([self.folder / f for f in files], self.sums))
+
+    def local_file(self, name: str) -> Path:
+        return self.folder / name
 
 
 def selected_entries(man: Manifest, parts: list[int] | None) -> list[PartEntry]:
@@ -110,7 +161,8 @@ def check_partition(part: Partition, entry: PartEntry, store_parts: set[str]) ->
 
 
 class Restorer:
-    def __init__(self, target: Disk, store: Store, opts: RestoreOptions, progress: Progress) -> None:
+    def __init__(self, target: Disk, store: Store, opts: RestoreOptions, progress: Progress,
+                 source: ImageSource | None = None) -> None:
         self.store = store
         self.opts = opts
         self.progress = progress
@@ -122,7 +174,11 @@ class Restorer:
         self.man: Manifest = entry.manifest
         self.target = target
         self.confirmed_holds_store = target.holds_store
+        self.store_paths = [str(store.root), *opts.keep_paths]
         self.store_parts = store_partition_names(store)
+        for path in opts.keep_paths:
+            self.store_parts |= store_partition_names(Store(path))
+        self.source: ImageSource = source or FolderSource(self.folder)
         self.entries = selected_entries(self.man, opts.parts)
         self.table: ptable.SfTable | None = None
         self.disk_name = self.man.source["name"]
@@ -141,13 +197,24 @@ class Restorer:
         t = self.target
         plan = planning.Plan(_("Restore '{name}' onto {disk}").format(
             name=self.man.name, disk=t.path), t.identity, t.path, t.size)
-        plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
-                                        size=self.man.stored_bytes))
+        if isinstance(self.source, FolderSource):
+            plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
+                                            size=self.man.stored_bytes))
+        else:
+            plan.steps.append(planning.Step("verify", _(
+                "Check the partition table and the manifest received; every image is checked "
+                "as it arrives")))
         if self.opts.with_table:
             plan.steps.append(planning.Step(
                 "write-table", _("Write the saved partition table ({label})").format(
                     label=(self.table.label if self.table else "").upper()), writes=t.path))
         for entry in self.entries:
+            if self.opts.format_only:
+                plan.steps.append(planning.Step(
+                    "format-part", _("Format partition {n} ({fs}, {label}), empty").format(
+                        n=entry.number, fs=entry.fstype, label=entry.label or "-"),
+                    writes=self._part_path(entry.number), params={"number": entry.number}))
+                continue
             plan.steps.append(planning.Step(
                 "restore-part", _("Restore partition {n} ({fs}, {label}) from {method}").format(
                     n=entry.number, fs=entry.fstype, label=entry.label or "-",
@@ -179,7 +246,10 @@ class Restorer:
     def required_tools(self) -> list[str]:
         needed = ["sfdisk", "blockdev", "partx"] if self.opts.with_table else []
         for e in self.entries:
-            needed += methods.tools_for(e, saving=False)
+            if self.opts.format_only:
+                needed.append(mkfs.mkfs_argv(e.fstype or "", "-", label=None, uuid=None)[0])
+            else:
+                needed += methods.tools_for(e, saving=False)
         if any(e.role == "swap" for e in self.man.partitions):
             needed.append("mkswap")
         return needed
@@ -197,6 +267,7 @@ class Restorer:
                     "verify": self._verify,
                     "write-table": self._write_table,
                     "restore-part": self._restore_part,
+                    "format-part": self._format_part,
                     "make-swap": self._make_swap,
                     "prepare-store": self._prepare_store,
                     "boot-menu": self._boot_menu,
@@ -210,7 +281,7 @@ class Restorer:
 
     def _current(self) -> Disk:
         """The confirmed disk, found again by identity (its /dev name may have changed)."""
-        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=[str(self.store.root)],
+        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=self.store_paths,
                                   with_usage=False)
         if disk.size != self.plan.disk_size:
             raise TargetRefused(
@@ -251,7 +322,7 @@ class Restorer:
                                 _("Add --with-table to write the saved partition table first."))
         entry = self.man.part(number)
         assert entry is not None
-        if step.action == "restore-part":
+        if step.action in ("restore-part", "format-part"):
             check_partition(part, entry, self.store_parts)
         elif part.name in self.store_parts or part.in_use:
             raise TargetRefused(_("Partition {dev} is in use.").format(dev=part.path),
@@ -260,18 +331,7 @@ class Restorer:
         step.writes = part.path
 
     def _verify(self, step: planning.Step) -> None:
-        self.sums = check_integrity(self.folder, self.man, self.progress)
-        infos = check_headers(self.folder, self.man, self.sums)
-        for entry in self.entries:
-            info = infos.get(entry.number)
-            current = self.target.partition(entry.number)
-            if info is not None and current is not None and not self.opts.with_table \
-                    and current.size < info.device_size:
-                raise TargetRefused(
-                    _("Partition {dev} is too small: {have}, needs {need}.").format(
-                        dev=current.path, have=human_size(current.size),
-                        need=human_size(info.device_size)),
-                    _("Restore with --with-table, or onto a bigger partition."))
+        self.sums = self.source.verify(self)
 
     def _write_table(self, step: planning.Step) -> None:
         self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
@@ -283,8 +343,7 @@ class Restorer:
         entry = self.man.part(step.params["number"])
         assert entry is not None
         device = step.writes
-        files = [self.folder / f for f in entry.files]
-        total = sum(f.stat().st_size for f in files) or 1
+        total = self.source.size(entry.files) or 1
         self.progress.start(_("partition {n} ({fs})").format(n=entry.number, fs=entry.fstype),
                             entry.used or entry.size)
         if entry.method == "fsarchiver":
@@ -293,7 +352,8 @@ class Restorer:
                 if value is not None:
                     self.progress.update(value / 100)
 
-            run.run(fsarchiver.restore_argv(str(files[0]), device), on_line=on_line)
+            archive = self.source.local_file(entry.files[0])
+            run.run(fsarchiver.restore_argv(str(archive), device), on_line=on_line)
             if entry.fstype == "ntfs":
                 # fsarchiver's mkntfs leaves an alternate boot sector ntfsfix calls bad.
                 ntfs.copy_boot_sector_to_backup(device)
@@ -304,11 +364,13 @@ class Restorer:
                 stages.append(decompress)
             if entry.method == "ntfsclone":
                 stages.append(ntfsclone.restore_argv(device))
-            reader = checksums.HashingReader(files, self.sums)
+            chunks = self.source.chunks(entry.files)
 
             def source() -> Iterator[bytes]:
-                for chunk in reader:
-                    self.progress.update(reader.done / total)
+                done = 0
+                for chunk in chunks:
+                    done += len(chunk)
+                    self.progress.update(done / total)
                     yield chunk
 
             with partclone.logfile() as logfile:
@@ -320,6 +382,15 @@ class Restorer:
                 ntfs.copy_boot_sector_to_backup(device)
         self.progress.finish()
         log.info("partition %s restored onto %s", entry.name, device)
+
+    def _format_part(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        entry = self.man.part(step.params["number"])
+        assert entry is not None
+        self.progress.message(_("Formatting partition {n} ({fs})").format(
+            n=entry.number, fs=entry.fstype))
+        run.run(mkfs.mkfs_argv(entry.fstype or "", step.writes, label=entry.label,
+                               uuid=entry.uuid, start_sector=entry.start // 512))
 
     def _make_swap(self, step: planning.Step) -> None:
         assert step.writes is not None
@@ -333,7 +404,7 @@ class Restorer:
         run.run([*argv, step.writes])
 
     def _boot_menu(self, step: planning.Step) -> None:
-        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=[str(self.store.root)])
+        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=self.store_paths)
         try:
             installer = bootinstall.Installer(disk, bootinstall.InstallOptions(repair=True),
                                               self.progress)

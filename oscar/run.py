@@ -307,3 +307,79 @@ def interactive(argv: list[str]) -> int:
     full = _resolve(argv)
     log.info("interactive: %s", shlex.join(full))
     return subprocess.call(full)
+
+
+class Background:
+    """A process that runs beside OSCAR's own work (a server, a network receiver): started by
+    ``spawn``, stopped by ``stop``; its stderr is read like any command's."""
+
+    def __init__(self, argv: list[str], proc: subprocess.Popen[bytes], reader: _StderrReader) -> None:
+        self.argv = argv
+        self.proc = proc
+        self.reader = reader
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None
+        return self.proc.stdin
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def finish(self, *, check: bool = True, timeout: float | None = None) -> int:
+        """Wait for the end; raise CommandFailed on a non-zero exit when ``check``."""
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            cancel.finished(self.proc)
+        self.reader.join()
+        log.info("exit %s: %s", code, self.argv[0])
+        if code != 0 and check:
+            raise _failure(self.argv, code, self.reader)
+        return code
+
+    def stop(self, timeout: float = 5) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; never raises."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.finish(check=False)
+
+
+def spawn(argv: list[str], *, stdin: bool = False, stdout: bool = False,
+          on_line: LineCallback | None = None) -> Background:
+    """Start a process and return at once; pipes for stdin/stdout when asked."""
+    full = _resolve(argv)
+    cancel.check()
+    log.info("spawn: %s", shlex.join(full))
+    proc = subprocess.Popen(
+        full,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        preexec_fn=_die_with_parent,
+    )
+    cancel.started(proc)
+    assert proc.stderr is not None
+    reader = _StderrReader(proc.stderr, on_line)
+    reader.start()
+    return Background(full, proc, reader)

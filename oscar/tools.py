@@ -80,6 +80,14 @@ PACKAGES: dict[str, str] = {
     "xorriso": "xorriso",
     "msgfmt": "gettext",
     "qemu-system-x86_64": "qemu-system-x86",
+    # deployment
+    "udp-sender": "udpcast",
+    "udp-receiver": "udpcast",
+    "lighttpd": "lighttpd",
+    "ip": "iproute2",
+    "systemctl": "systemd",
+    "mkfs.xfs": "xfsprogs",
+    "mkfs.btrfs": "btrfs-progs",
 }
 
 

@@ -1,0 +1,83 @@
+"""The room as a table (the sender's live view, the TUI's Déploiement screen) and the final
+report written into the store (Markdown and JSON). Pure: no I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from oscar.deploy.room import Client
+from oscar.i18n import _
+
+MB = 1_000_000
+
+
+@dataclass
+class Report:
+    session: str
+    backup: str
+    procedure: str
+    mode: str
+    started: str
+    ended: str = ""
+    sent_bytes: int = 0
+    clients: list[Client] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for c in self.clients if c.state == "done")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session": self.session, "backup": self.backup, "procedure": self.procedure,
+                "mode": self.mode, "started": self.started, "ended": self.ended,
+                "sent_bytes": self.sent_bytes, "succeeded": self.succeeded,
+                "clients": [_client_json(c) for c in self.clients]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def to_markdown(self) -> str:
+        lines = [f"# {_('Deployment')} {self.backup} — {self.procedure} ({self.mode})", "",
+                 f"- {_('session')}: {self.session}",
+                 f"- {_('started')}: {self.started}", f"- {_('ended')}: {self.ended}",
+                 f"- {_('clients done')}: {self.succeeded}/{len(self.clients)}", "",
+                 "| MAC | IP | " + " | ".join([_("result"), _("mode"), _("duration"), "MB/s",
+                                                _("attempts"), _("error")]) + " |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for c in self.clients:
+            duration = f"{c.duration:.0f} s" if c.duration is not None else "-"
+            error = (c.error or "-").replace("|", "/").replace("\n", " ")
+            lines.append(f"| {c.mac} | {c.ip} | {c.state} | {c.mode} | {duration} | "
+                         f"{c.rate / MB:.1f} | {c.attempts} | {error} |")
+        return "\n".join(lines) + "\n"
+
+
+def _client_json(c: Client) -> dict[str, Any]:
+    return {"mac": c.mac, "ip": c.ip, "disk": c.disk, "disk_size": c.disk_size,
+            "result": c.state, "mode": c.mode, "duration": c.duration,
+            "mb_per_s": round(c.rate / MB, 2), "bytes": c.done_bytes, "attempts": c.attempts,
+            "earlier": c.history, "error": c.error}
+
+
+def state_label(state: str) -> str:
+    labels = {
+        "registered": _("registered"), "waiting": _("waiting"), "receiving": _("receiving"),
+        "writing": _("writing"), "verifying": _("verifying"), "done": _("done"),
+        "failed": _("failed"), "refused": _("refused"),
+    }
+    return labels.get(state, state)
+
+
+def render_table(clients: list[Client], phase: str = "") -> str:
+    """80 columns: what the sender's console and the TUI show while the room works."""
+    head = f"{'MAC':<17} {'IP':<15} {_('state'):<10} {'%':>5} {'MB/s':>6}  {_('error')}"
+    lines = [phase, head] if phase else [head]
+    for c in clients:
+        state = state_label(c.state)
+        error = c.error[:80 - 58] if c.error else ""
+        lines.append(f"{c.mac:<17} {c.ip:<15} {state:<10} {c.percent:>5.1f} "
+                     f"{c.rate / MB:>6.1f}  {error}")
+    if not clients:
+        lines.append(_("(no client yet)"))
+    return "\n".join(lines)

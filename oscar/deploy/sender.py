@@ -1,0 +1,243 @@
+"""The server's side of a deployment: announce, let the clients register, send the backup
+once by multicast (synchronous) or serve it over HTTP (asynchronous, and catch-up for the
+clients that missed the session), follow the room, write the report into the store."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+import re
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oscar import checksums, manifest, run, tools
+from oscar.deploy import beacon, procedures, stream
+from oscar.deploy.control import ControlServer
+from oscar.deploy.receiver import CONTROL_PORT
+from oscar.deploy.report import Report, render_table
+from oscar.deploy.room import Room
+from oscar.engine import lighttpd, netinfo, udpcast
+from oscar.errors import OscarError, UsageError
+from oscar.i18n import _
+from oscar.progress import Progress
+from oscar.store import Store, fsync_dir
+from oscar.verify import check_integrity
+
+log = logging.getLogger("oscar.deploy")
+MODES = ("multicast", "unicast")
+THEN = ("none", "reboot", "poweroff")
+HTTP_PORT = 7172
+PORTBASE = 9000
+WORK_ROOT = Path("/run/oscar/deploy")
+
+# phase, clients table (text) → the CLI prints it, the TUI shows it
+UpdateCallback = Callable[[str, str], None]
+
+
+@dataclass
+class SendOptions:
+    store: str
+    name: str
+    procedure: str
+    mode: str = "multicast"
+    clients: int = 1
+    max_wait: int = 300
+    interface: str | None = None
+    then: str = "none"
+    portbase: int = PORTBASE
+    control_port: int = CONTROL_PORT
+    http_port: int = HTTP_PORT
+    max_bitrate: str | None = None
+
+
+def build_header(folder: Path, man: manifest.Manifest, proc: procedures.Procedure,
+                 session: str, opts: SendOptions, http_url: str) -> dict[str, Any]:
+    sums = checksums.read(folder)
+    small_names = procedures.small_files(man)
+    files = procedures.files_to_send(man, proc)
+    missing = [f for f in [*small_names, *files] if not (folder / f).is_file()]
+    if missing:
+        raise UsageError(_("Files missing from the backup: {files}").format(
+            files=", ".join(missing)), _("Save again."))
+    return {
+        "kind": "oscar-deploy/1", "session": session, "backup": man.name,
+        "procedure": proc.name, "then": opts.then,
+        "small": {n: base64.b64encode((folder / n).read_bytes()).decode() for n in small_names},
+        "files": [{"name": f, "size": (folder / f).stat().st_size, "b2": sums.get(f, "")}
+                  for f in files],
+        "http": http_url, "portbase": opts.portbase,
+        # a waiting client's udp-receiver gives up after this (the server waits max_wait)
+        "start_timeout": opts.max_wait + 120,
+    }
+
+
+class Sender:
+    def __init__(self, opts: SendOptions) -> None:
+        if opts.mode not in MODES:
+            raise UsageError(_("Unknown mode {mode}.").format(mode=opts.mode),
+                             _("Use multicast or unicast."))
+        if opts.clients < 1:
+            raise UsageError(_("--clients must be 1 or more."), _("Give the number of PCs."))
+        if opts.max_bitrate is not None and not re.fullmatch(r"\d+[kKmMgG]?", opts.max_bitrate):
+            raise UsageError(_("'{rate}' is not a bit rate.").format(rate=opts.max_bitrate),
+                             _("Write it like 500m (500 Mbit/s) or 80000k."))
+        if opts.then not in THEN:
+            raise UsageError(_("Unknown --then {what}.").format(what=opts.then),
+                             _("Use none, reboot or poweroff."))
+        self.opts = opts
+        self.proc = procedures.get(opts.procedure)
+        self.iface = netinfo.choose(opts.interface)
+        self.store = Store(opts.store)
+        entry = self.store.get(opts.name)
+        if entry.state != "complete" or entry.manifest is None:
+            raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
+                name=opts.name, state=entry.state),
+                entry.problem or _("Deploy a complete OSCAR backup."))
+        self.folder = entry.folder
+        self.man = entry.manifest
+        self.session = uuid.uuid4().hex[:12]
+        address = self.iface.address
+        assert address is not None
+        self.address = address
+        self.http_url = f"http://{address}:{opts.http_port}/{self.man.name}/"
+        self.header = build_header(self.folder, self.man, self.proc, self.session, opts,
+                                   self.http_url)
+        self.room = Room()
+        self.phase = "waiting"
+        self.multicast_started = False
+        self.sent = 0
+        self.total = sum(f["size"] for f in self.header["files"])
+        self.session_error: OscarError | None = None
+
+    def check_backup(self, progress: Progress | None = None) -> None:
+        """Every checksum of the backup, before a client is told to start: a damaged backup
+        is refused here rather than written onto a whole room (clients check again)."""
+        check_integrity(self.folder, self.man, progress)
+
+    def required_tools(self) -> list[str]:
+        return ["lighttpd", "ip", *(["udp-sender"] if self.opts.mode == "multicast" else [])]
+
+    def _choose_mode(self) -> str:
+        # a client that registers once the session began (late, or rebooted) catches up by HTTP
+        if self.opts.mode == "multicast" and not self.multicast_started:
+            return "multicast"
+        return "http"
+
+    def run(self, on_update: UpdateCallback | None = None) -> Report:
+        tools.require_all(self.required_tools())
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        WORK_ROOT.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=WORK_ROOT, prefix="server-") as work:
+            http = lighttpd.start(self.store.root, self.address, self.opts.http_port, Path(work))
+            control = ControlServer(self.address, self.opts.control_port, self.room,
+                                    self.header, self._choose_mode)
+            announce = beacon.Beacon(self.iface.name, self.iface.broadcast or "255.255.255.255",
+                                     f"http://{self.address}:{self.opts.control_port}",
+                                     self.session)
+            control.start()
+            announce.start()
+            log.info("deployment %s of '%s' (%s, %s) on %s, waiting for %d clients",
+                     self.session, self.man.name, self.proc.name, self.opts.mode,
+                     self.iface.name, self.opts.clients)
+            try:
+                self._follow(on_update)
+            finally:
+                announce.stop()
+                control.stop()
+                http.stop()
+        report = Report(self.session, self.man.name, self.proc.name, self.opts.mode, started,
+                        datetime.datetime.now().isoformat(timespec="seconds"), self.sent,
+                        self.room.snapshot())
+        self._write_report(report)
+        return report
+
+    def _update(self, on_update: UpdateCallback | None) -> None:
+        self.room.mark_lost()
+        if on_update is not None:
+            on_update(self.phase, render_table(self.room.snapshot(), self._phase_line()))
+
+    def _phase_line(self) -> str:
+        ready = self.room.count("waiting")
+        if self.phase == "waiting":
+            return _("Waiting for the clients: {ready}/{wanted} ready").format(
+                ready=ready, wanted=self.opts.clients)
+        if self.phase == "sending":
+            return _("Multicast: {percent:.0f} % sent").format(
+                percent=100 * self.sent / max(self.total, 1))
+        return _("Serving the clients that catch up (HTTP)")
+
+    def _follow(self, on_update: UpdateCallback | None) -> None:
+        opts = self.opts
+        start = time.monotonic()
+        if opts.mode == "multicast":
+            while self.room.count("waiting") < opts.clients and \
+                    time.monotonic() - start < opts.max_wait:
+                self._update(on_update)
+                self.room.wait(1.0)
+            ready = self.room.count("waiting")
+            if ready:
+                self.phase = "sending"
+                sending = threading.Thread(target=self._multicast, args=(ready,), daemon=True,
+                                           name="deploy-multicast")
+                self.multicast_started = True
+                sending.start()
+                while sending.is_alive():
+                    self._update(on_update)
+                    sending.join(1.0)
+                if self.session_error is not None:
+                    log.error("multicast session: %s", self.session_error.message)
+            else:
+                self.multicast_started = True
+        self.phase = "serving"
+        # The server stays while a client is at work, and until the room is complete or the
+        # room was idle for max_wait (a rebooted client can still come back and catch up).
+        idle_since = time.monotonic()
+        while True:
+            self._update(on_update)
+            clients = self.room.snapshot()
+            busy = [c for c in clients if not c.final]
+            if busy:
+                idle_since = time.monotonic()
+            done = sum(1 for c in clients if c.state == "done")
+            if not busy and (done >= opts.clients or
+                             time.monotonic() - idle_since >= opts.max_wait):
+                break
+            self.room.wait(1.0)
+        self._update(on_update)
+
+    def _multicast(self, receivers: int) -> None:
+        def counted() -> Any:
+            for block in stream.write(self.header, self.folder,
+                                      [f["name"] for f in self.header["files"]]):
+                self.sent += len(block)
+                yield block
+
+        try:
+            # the receivers are already listening: a short wait is enough for them to connect
+            run.pipeline([udpcast.sender_argv(self.iface.name, self.opts.portbase, receivers,
+                                              max_wait=30, max_bitrate=self.opts.max_bitrate)],
+                         source=counted())
+        except OscarError as exc:
+            self.session_error = exc
+
+    def _write_report(self, report: Report) -> None:
+        logs = self.folder / "logs"
+        try:
+            logs.mkdir(exist_ok=True)
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            for suffix, text in (("md", report.to_markdown()), ("json", report.to_json())):
+                path = logs / f"deploy-{stamp}-{self.session}.{suffix}"
+                path.write_text(text, encoding="utf-8")
+            fsync_dir(logs)
+            self.report_paths = sorted(logs.glob(f"deploy-*-{self.session}.*"))
+        except OSError as exc:
+            log.error("cannot write the report into %s: %s", logs, exc)
+
+    report_paths: list[Path] = []

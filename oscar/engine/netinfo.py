@@ -1,0 +1,58 @@
+"""The network interfaces of this PC, read with `ip -json` (iproute2)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from oscar import run
+from oscar.errors import UsageError
+from oscar.i18n import _
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: str
+    address: str | None  # first IPv4 address
+    broadcast: str | None
+    up: bool
+
+
+def parse_ip_json(text: str) -> list[Interface]:
+    found = []
+    for item in json.loads(text or "[]"):
+        ipv4: list[dict[str, Any]] = [a for a in item.get("addr_info", [])
+                                      if a.get("family") == "inet"]
+        first = ipv4[0] if ipv4 else {}
+        found.append(Interface(item["ifname"], item.get("address", ""), first.get("local"),
+                               first.get("broadcast"), "UP" in item.get("flags", [])))
+    return found
+
+
+def interfaces() -> list[Interface]:
+    return parse_ip_json(run.output(["ip", "-json", "addr", "show"]))
+
+
+def choose(name: str | None) -> Interface:
+    """The interface named, or the only one up with an IPv4 address; refused with no address."""
+    found = [i for i in interfaces() if i.name != "lo"]
+    if name is not None:
+        match = next((i for i in found if i.name == name), None)
+        if match is None:
+            raise UsageError(_("There is no network interface {name}.").format(name=name),
+                             _("Interfaces: {list}.").format(
+                                 list=", ".join(i.name for i in found) or "-"))
+        if not match.address or not match.up:
+            raise UsageError(_("The network interface {name} has no address.").format(name=name),
+                             _("Connect the cable and start the network (DHCP), or choose "
+                               "another interface."))
+        return match
+    usable = [i for i in found if i.address and i.up]
+    if len(usable) != 1:
+        raise UsageError(_("Cannot tell which network interface to use ({count} with an "
+                           "address).").format(count=len(usable)),
+                         _("Give --interface (interfaces: {list}).").format(
+                             list=", ".join(i.name for i in found) or "-"))
+    return usable[0]

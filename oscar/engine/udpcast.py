@@ -1,0 +1,39 @@
+"""udp-sender / udp-receiver argv (udpcast 20120424 on Debian 12). One session carries the
+whole deployment (oscar.deploy.stream), so no client can fall one stream behind."""
+
+from __future__ import annotations
+
+import re
+
+# A receiver that misses this many acknowledgement requests is dropped and the room goes on
+# (udpcast's default, 200, stalls the room for minutes behind a dead PC).
+RETRIES_UNTIL_DROP = 30
+
+
+def sender_argv(interface: str, portbase: int, min_receivers: int, max_wait: int,
+                *, max_bitrate: str | None = None) -> list[str]:
+    argv = ["udp-sender", "--nokbd", "--interface", interface, "--portbase", str(portbase),
+            "--min-receivers", str(max(1, min_receivers)), "--max-wait", str(max_wait),
+            "--retries-until-drop", str(RETRIES_UNTIL_DROP), "--no-progress"]
+    if max_bitrate:
+        argv += ["--max-bitrate", max_bitrate]
+    return argv
+
+
+def receiver_argv(interface: str, portbase: int, start_timeout: int,
+                  receive_timeout: int) -> list[str]:
+    # --receive-timeout: a sender that vanished mid-session ends the receiver instead of
+    # leaving it waiting forever; --start-timeout: likewise before the session starts.
+    return ["udp-receiver", "--nokbd", "--interface", interface, "--portbase", str(portbase),
+            "--start-timeout", str(start_timeout), "--receive-timeout", str(receive_timeout),
+            "--no-progress"]
+
+
+CONNECTION = re.compile(r"New connection from (\d+\.\d+\.\d+\.\d+)")
+DROPPED = re.compile(r"[Dd]ropping client #?\d+|Disconnecting #\d+ \((\d+\.\d+\.\d+\.\d+)\)")
+
+
+def connected_address(line: str) -> str | None:
+    """The receiver's address in udp-sender's "New connection from A  (#0) 00000009"."""
+    found = CONNECTION.search(line)
+    return found.group(1) if found else None

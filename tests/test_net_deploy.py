@@ -1,0 +1,354 @@
+"""Déploiement over a real network: network namespaces joined by a bridge, one server and
+four clients, each client with its own loop disk; udpcast (multicast) and lighttpd (HTTP)
+for real. Every client's partitions are checked file by file against the model PC."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from oscar.devices import partition_path
+from oscar.engine.mount import mounted
+from tests.conftest import (
+    LabDisks,
+    fs_clean,
+    make_lab,
+    oscar,
+    sh,
+    snapshot_partition,
+)
+from tests.netbed import Netbed, netbed
+
+pytestmark = pytest.mark.net
+BACKUP = "salle1"
+SMALL = 512 << 20
+DATA = ((1, "ntfs"), (2, "ext4"))  # the model's Windows and Linux partitions
+
+
+@dataclass
+class Room:
+    lab: LabDisks
+    bed: Netbed
+    disks: list[str]  # per client index 1..4 (4: a small disk)
+    model: dict[int, dict[str, tuple[object, ...]]]
+    table: str  # the model's partition table (sfdisk -d)
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
+    tmp = tmp_path_factory.mktemp("deploy")
+    small = tmp / "small.img"
+    with make_lab(tmp / "lab", gpt=False, clients=3) as lab, netbed(4) as bed:
+        with small.open("wb") as fh:
+            fh.truncate(SMALL)
+        small_disk = sh("losetup", "--find", "--show", str(small)).stdout.strip()
+        try:
+            saved = oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name",
+                          BACKUP, "--yes")
+            assert saved.returncode == 0, saved.stderr
+            model = {n: snapshot_partition(partition_path(lab.model, n), fs) for n, fs in DATA}
+            table = sh("sfdisk", "-d", lab.model).stdout
+            yield Room(lab, bed, [*lab.clients, small_disk], model, table, tmp)
+        finally:
+            sh("losetup", "-d", small_disk, check=False)
+
+
+def blank(disk: str) -> None:
+    sh("wipefs", "-a", "-q", disk, check=False)
+    sh("dd", "if=/dev/zero", f"of={disk}", "bs=1M", "count=2", "conv=fsync", "status=none")
+    sh("partx", "-d", disk, check=False)
+
+
+def with_table(room: Room, disk: str, *, oscar_fs: bool = True) -> None:
+    """A client as a technician left it: the model's table and an empty OSCAR partition."""
+    blank(disk)
+    sh("sfdisk", "--quiet", disk, input=room.table.replace(room.lab.model, disk))
+    sh("partx", "-u", disk, check=False)
+    sh("partx", "-a", disk, check=False)
+    if oscar_fs:
+        sh("mkfs.ext4", "-q", "-F", "-L", "OSCAR", partition_path(disk, 4))
+
+
+def assert_like_model(room: Room, disk: str) -> None:
+    for number, fstype in DATA:
+        device = partition_path(disk, number)
+        fs_clean(device, fstype)
+        assert snapshot_partition(device, fstype) == room.model[number], (disk, number)
+
+
+def stored_copy(disk: str) -> list[str]:
+    """The backups on the client's OSCAR partition, verified by `oscar verify`."""
+    with mounted(partition_path(disk, 4), "ext4") as point:
+        names = sorted(p.name for p in point.iterdir() if p.name == BACKUP)
+        for name in names:
+            result = oscar("verify", str(point / name))
+            assert result.returncode == 0, result.stdout + result.stderr
+        return names
+
+
+def deploy(room: Room, procedure: str, mode: str, clients: list[int], *,
+           store: Path | None = None, server: int = 0, wanted: int | None = None,
+           max_wait: int = 60, extra: tuple[str, ...] = (), late: list[int] | None = None,
+           during: object = None) -> tuple[int, dict[str, object], list[str]]:
+    """Start the server in its namespace, then the clients (the late ones once the server
+    has begun sending); returns the server's exit code, its JSON report and the logs."""
+    bed, tmp = room.bed, room.tmp
+    stamp = f"{procedure}-{mode}-{time.monotonic_ns()}"
+    server_log = tmp / f"server-{stamp}.log"
+    send = bed.oscar(server, "deploy", "send", "--procedure", procedure, "--store",
+                     str(store or room.lab.store), "--name", BACKUP, "--mode", mode,
+                     "--clients", str(wanted or len(clients) + len(late or [])),
+                     "--max-wait", str(max_wait), "--interface", "eth0", "--yes", *extra,
+                     log=server_log)
+    _wait_for(server_log, "start the clients now", send)
+    receivers = {}
+    for index in clients:
+        receivers[index] = bed.oscar(index, "-v", "deploy", "receive", "--interface", "eth0",
+                                     "--disk", room.disks[index - 1], "--listen", "60",
+                                     log=tmp / f"client{index}-{stamp}.log")
+    if late:
+        _wait_for(server_log, "Multicast:" if mode == "multicast" else "receiving", send)
+        for index in late:
+            receivers[index] = bed.oscar(index, "-v", "deploy", "receive", "--interface",
+                                         "eth0", "--disk", room.disks[index - 1], "--listen",
+                                         "60", log=tmp / f"client{index}-{stamp}.log")
+    if callable(during):
+        during(server_log, send)
+    for proc in receivers.values():
+        proc.wait(timeout=600)
+    code = send.wait(timeout=600)
+    assert_nothing_left(room)
+    logs = [server_log.read_text()] + [
+        (tmp / f"client{i}-{stamp}.log").read_text() for i in receivers]
+    report_line = [line for line in logs[0].splitlines() if line.startswith("Report: ")
+                   and line.endswith(".json")]
+    assert report_line, logs[0]
+    report = json.loads(Path(report_line[0].split(": ", 1)[1]).read_text())
+    return code, report, logs
+
+
+def assert_nothing_left(room: Room) -> None:
+    """No udp-sender, udp-receiver, lighttpd or oscar left in any namespace of the room, and
+    no mount left by a client (its namespace's mounts die with it; the host's are checked)."""
+    for index in range(len(room.disks) + 1):
+        pids = sh("ip", "netns", "pids", room.bed.host(index)).stdout.split()
+        names = [Path(f"/proc/{p}/comm").read_text().strip() for p in pids
+                 if Path(f"/proc/{p}/comm").exists()]
+        assert names == [], (index, names)
+    mounts = Path("/proc/self/mounts").read_text()
+    assert "/run/oscar/deploy" not in mounts, mounts
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if log.exists() and text in log.read_text():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"server ended: {log.read_text()}")
+        time.sleep(0.2)
+    raise AssertionError(f"'{text}' never came: {log.read_text()}")
+
+
+def results(report: dict[str, object]) -> dict[str, str]:
+    clients = report["clients"]
+    assert isinstance(clients, list)
+    return {c["ip"]: c["result"] for c in clients}
+
+
+def by_ip(room: Room, report: dict[str, object], index: int) -> dict[str, object]:
+    clients = report["clients"]
+    assert isinstance(clients, list)
+    found = [c for c in clients if c["ip"] == room.bed.address(index)]
+    assert len(found) == 1, clients
+    return dict(found[0])
+
+
+def test_complete_multicast_with_a_late_client_then_the_cascade(room: Room) -> None:
+    for disk in room.disks[:3]:
+        blank(disk)
+    code, report, logs = deploy(room, "complète", "multicast", [1, 2], late=[3], max_wait=15)
+    assert code == 0, "\n".join(logs)
+    for index in (1, 2, 3):
+        client = by_ip(room, report, index)
+        assert client["result"] == "done", client
+        assert client["mode"] == ("http" if index == 3 else "multicast"), client
+        assert_like_model(room, room.disks[index - 1])
+        assert stored_copy(room.disks[index - 1]) == [BACKUP]
+    # The cascade: client 1 is the server of the next room, from its own OSCAR partition.
+    for disk in room.disks[1:3]:
+        with_table(room, disk)
+    store = room.tmp / "client1-store"
+    store.mkdir(exist_ok=True)
+    sh("mount", partition_path(room.disks[0], 4), str(store))
+    try:
+        code, report, logs = deploy(room, "simple", "multicast", [2, 3], store=store,
+                                    server=1)
+    finally:
+        sh("umount", str(store))
+    assert code == 0, "\n".join(logs)
+    assert set(results(report).values()) == {"done"}
+    for disk in room.disks[1:3]:
+        assert_like_model(room, disk)
+        assert stored_copy(disk) == [BACKUP]
+
+
+def _kill_udp_receiver(room: Room, index: int) -> None:
+    ns = room.bed.host(index)
+    for _ in range(300):
+        pids = sh("ip", "netns", "pids", ns).stdout.split()
+        for pid in pids:
+            comm = Path(f"/proc/{pid}/comm")
+            if comm.exists() and comm.read_text().strip() == "udp-receiver":
+                io = Path(f"/proc/{pid}/io").read_text()
+                written = int(io.split("wchar: ")[1].split()[0])
+                if written > 4 << 20:  # midway: several MB already passed on
+                    os.kill(int(pid), 9)
+                    return
+        time.sleep(0.1)
+    raise AssertionError("no udp-receiver to kill")
+
+
+def test_restaure_multicast_a_receiver_killed_midway_catches_up(room: Room) -> None:
+    for disk in room.disks[:3]:
+        with_table(room, disk)
+
+    def kill_third(log: Path, send: subprocess.Popen[str]) -> None:
+        _wait_for(log, "Multicast:", send)
+        _kill_udp_receiver(room, 3)
+
+    code, report, logs = deploy(room, "restaure", "multicast", [1, 2, 3],
+                                extra=("--max-bitrate", "40m"), during=kill_third)
+    assert code == 0, "\n".join(logs)
+    for index in (1, 2):
+        assert by_ip(room, report, index)["mode"] == "multicast"
+    third = by_ip(room, report, 3)
+    assert third["result"] == "done" and third["mode"] == "http", third
+    assert third["attempts"] == 2 and "failed" in str(third["earlier"]), third
+    assert "catching up by HTTP" in logs[3]
+    for disk in room.disks[:3]:
+        assert_like_model(room, disk)
+
+
+def test_a_client_disk_too_small_is_refused_and_the_others_go_on(room: Room) -> None:
+    for disk in room.disks[:2]:
+        blank(disk)
+    blank(room.disks[3])
+    code, report, logs = deploy(room, "formate", "unicast", [1, 2, 4], max_wait=10)
+    assert code == 9, "\n".join(logs)  # not every client received it
+    small = by_ip(room, report, 4)
+    assert small["result"] == "refused" and "too small" in str(small["error"]), small
+    assert "too small" in logs[3]
+    assert sh("sfdisk", "-d", room.disks[3], check=False).returncode != 0  # nothing written
+    for index in (1, 2):
+        assert by_ip(room, report, index)["result"] == "done"
+        assert_like_model(room, room.disks[index - 1])
+
+
+@pytest.mark.parametrize("procedure,mode", [
+    ("restaure", "unicast"), ("simple", "unicast"), ("formate", "multicast"),
+    ("complète", "unicast"), ("petite", "multicast"), ("petite", "unicast"),
+    ("table", "multicast"), ("table", "unicast"), ("disque", "multicast"),
+    ("disque", "unicast"),
+])
+def test_every_procedure_in_both_modes(room: Room, procedure: str, mode: str) -> None:
+    needs_table = procedure in ("restaure", "simple", "petite")
+    for disk in room.disks[:3]:
+        with_table(room, disk) if needs_table else blank(disk)
+    extra: tuple[str, ...] = ("--disk", room.lab.model) if procedure == "disque" else ()
+    code, report, logs = deploy(room, procedure, mode, [1, 2, 3], extra=extra)
+    assert code == 0, "\n".join(logs)
+    assert set(results(report).values()) == {"done"}, report
+    for disk in room.disks[:3]:
+        if procedure in ("restaure", "simple", "formate", "complète", "disque"):
+            assert_like_model(room, disk)
+        if procedure in ("simple", "complète", "petite"):
+            assert stored_copy(disk) == [BACKUP]
+        if procedure == "petite":  # sent, nothing restored: the partitions are still empty
+            found = sh("blkid", "-p", "-o", "value", "-s", "TYPE", partition_path(disk, 1),
+                       check=False)
+            assert found.stdout.strip() == "", found.stdout
+        if procedure == "table":  # the model's partitions, formatted, empty
+            for number, fstype in DATA:
+                info = sh("blkid", "-p", "-o", "export", partition_path(disk, number)).stdout
+                assert f"TYPE={fstype}" in info, info
+                with mounted(partition_path(disk, number), fstype, readonly=True) as point:
+                    assert not [p for p in point.iterdir()
+                                if p.name not in ("lost+found", "System Volume Information",
+                                                  "$RECYCLE.BIN")]
+        if procedure in ("formate", "complète", "table", "disque"):
+            dumped = sh("sfdisk", "-d", disk).stdout
+            assert dumped.replace(disk, "D").split("\n", 2)[2] == \
+                room.table.replace(room.lab.model, "D").split("\n", 2)[2]
+
+
+def test_refusals_say_why_and_write_nothing(room: Room) -> None:
+    bed = room.bed
+    cases = [
+        (("--store", str(room.tmp / "nowhere"), "--name", BACKUP), "does not exist"),
+        (("--store", str(room.lab.store), "--name", "nothing"), "No backup named"),
+    ]
+    for args, message in cases:
+        proc = bed.oscar(0, "deploy", "send", "--procedure", "restaure", *args,
+                         "--interface", "eth0", "--clients", "1")
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and message in out and "hint:" in out, out
+    # an interface with no address, on both sides
+    sh("ip", "-n", bed.host(1), "addr", "flush", "dev", "eth0")
+    try:
+        for verb in (("send", "--procedure", "restaure", "--store", str(room.lab.store),
+                      "--name", BACKUP), ("receive", "--disk", room.disks[0])):
+            proc = bed.oscar(1, "deploy", *verb, "--interface", "eth0")
+            out, _ = proc.communicate(timeout=60)
+            assert proc.returncode == 2 and "has no address" in out, out
+    finally:
+        sh("ip", "-n", bed.host(1), "addr", "add", f"{bed.address(1)}/24", "brd", "+",
+           "dev", "eth0")
+        sh("ip", "-n", bed.host(1), "route", "replace", "224.0.0.0/4", "dev", "eth0")
+
+
+def test_a_damaged_backup_is_refused_by_the_server(room: Room) -> None:
+    """One flipped byte in an image: the server refuses before any client is started."""
+    damaged = room.tmp / "damaged-store"
+    damaged.mkdir()
+    sh("cp", "-a", str(room.lab.store / BACKUP), str(damaged / BACKUP))
+    image = sorted((damaged / BACKUP).glob("*p2.*-ptcl-img.*"))[0]
+    with image.open("r+b") as fh:
+        fh.seek(image.stat().st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([byte[0] ^ 1]))
+    proc = room.bed.oscar(0, "deploy", "send", "--procedure", "restaure", "--store",
+                          str(damaged), "--name", BACKUP, "--interface", "eth0")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 6 and "Checksum mismatch" in out and "hint:" in out, out
+    assert "start the clients now" not in out
+
+
+def test_a_table_that_would_overwrite_the_clients_oscar_partition_is_refused(
+        room: Room) -> None:
+    """A client whose disk holds its own OSCAR store where the server's table puts Windows:
+    refused, its backups untouched; the other client goes on."""
+    disk = room.disks[1]
+    blank(disk)
+    blank(room.disks[0])
+    sh("sfdisk", "--quiet", disk, input="label: dos\nsize=200MiB, type=83\n")
+    sh("partx", "-a", disk, check=False)
+    sh("mkfs.ext4", "-q", "-F", "-L", "OSCAR", partition_path(disk, 1))
+    with mounted(partition_path(disk, 1), "ext4") as point:
+        (point / "precious").write_bytes(os.urandom(1 << 20))
+    before = sh("sha256sum", partition_path(disk, 1)).stdout.split()[0]
+    code, report, logs = deploy(room, "formate", "unicast", [1, 2], max_wait=10)
+    assert code == 9, "\n".join(logs)
+    refused = by_ip(room, report, 2)
+    assert refused["result"] == "refused" and "holds the backups" in str(refused["error"])
+    assert sh("sha256sum", partition_path(disk, 1)).stdout.split()[0] == before
+    assert by_ip(room, report, 1)["result"] == "done"
