@@ -113,9 +113,9 @@ def test_deployment_procedures_and_their_synopsis(tmp_path: Path, french: None) 
     assert "Sélectionnez la procédure de déploiement" in text.split("\n")[0] or "Synchrone" in text
     app.press("down", "enter")  # aide_restaure
     assert "restaure : les clients restaurent la sauvegarde du serveur" in app.screen_text()
-    app.press("esc", "up", "enter")  # restaure itself: not available yet, said plainly
+    app.press("esc", "up", "enter")  # restaure itself: the backups of the store (none here)
     text = app.screen_text()
-    assert "n'est pas encore disponible" in text and "restaure : les clients" in text
+    assert "Aucune sauvegarde dans" in text and str(tmp_path) in text, text
 
 
 def test_confirm_needs_the_typed_word() -> None:

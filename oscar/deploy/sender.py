@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oscar import checksums, manifest, run, tools
+from oscar import cancel, checksums, manifest, run, tools
 from oscar.deploy import beacon, procedures, stream
 from oscar.deploy.control import ControlServer
 from oscar.deploy.receiver import CONTROL_PORT
@@ -159,6 +159,7 @@ class Sender:
         return report
 
     def _update(self, on_update: UpdateCallback | None) -> None:
+        cancel.check()  # Esc in the TUI, Ctrl-C in the CLI: the servers stop in run()
         self.room.mark_lost()
         if on_update is not None:
             on_update(self.phase, render_table(self.room.snapshot(), self._phase_line()))

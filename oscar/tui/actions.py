@@ -13,6 +13,7 @@ from oscar.i18n import _
 from oscar.tui import widgets
 from oscar.tui.app import Screen, log_path
 from oscar.tui.context import Context
+from oscar.tui.deploy_flow import DeployFlow
 from oscar.tui.grub_flow import GrubFlow
 from oscar.tui.prepare_flow import PrepareFlow
 from oscar.tui.restore_flow import RestoreFlow
@@ -21,7 +22,6 @@ from oscar.tui.save_flow import SaveFlow
 Action = Callable[[Context, menus.Item], None]
 # Items whose engine comes with a later issue: they show their help and say so plainly.
 NOT_YET = {
-    "deploy": "deployment",
     "usb-disk": "disque_usb",
     "personalise": "OSCAR_déploie",
 }
@@ -67,6 +67,10 @@ def prepare_disk(ctx: Context, item: menus.Item) -> None:
 
 def grub(ctx: Context, item: menus.Item) -> None:
     GrubFlow(ctx).start()
+
+
+def deploy(ctx: Context, item: menus.Item) -> None:
+    DeployFlow(ctx, item.params).start()
 
 
 def show_help(ctx: Context, item: menus.Item) -> None:
@@ -136,6 +140,7 @@ ACTIONS: dict[str, Action] = {
     "restore": restore,
     "prepare-disk": prepare_disk,
     "grub": grub,
+    "deploy": deploy,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,

@@ -243,6 +243,7 @@ class ProgressState:
     elapsed: str = "0:00:00"
     remaining: str = "--:--:--"
     note: str = ""
+    table: str = ""  # a deployment's clients, one per line
 
 
 class TextBar(urwid.Widget):  # type: ignore[misc]
@@ -278,8 +279,9 @@ class ProgressView(urwid.WidgetWrap):  # type: ignore[misc]
         self.bar = TextBar()
         self.figures = urwid.Text("")
         self.note = urwid.Text("")
+        self.table = urwid.Text("")
         pile = urwid.Pile([self.title, urwid.Divider(), self.step, self.label, self.bar,
-                           self.figures, urwid.Divider(), self.note, urwid.Divider(),
+                           self.figures, urwid.Divider(), self.table, self.note, urwid.Divider(),
                            urwid.Text(("dim", _("Esc: cancel")))])
         super().__init__(urwid.Filler(pile, valign="top"))
         self.refresh()
@@ -292,6 +294,7 @@ class ProgressView(urwid.WidgetWrap):  # type: ignore[misc]
         self.bar.set_fraction(s.fraction)
         self.figures.set_text(_("{rate}  elapsed {elapsed}  remaining {remaining}").format(
             rate=s.rate or "-", elapsed=s.elapsed, remaining=s.remaining))
+        self.table.set_text(s.table)
         self.note.set_text(("warning", s.note) if s.note else "")
 
 
