@@ -12,7 +12,7 @@ demo: setup
 	bash scripts/demo.sh
 
 lint: setup
-	$(PY) -m ruff check oscar tests bench bench/save_restore bench/tui bootimage scripts
+	$(PY) -m ruff check oscar tests bench bench/save_restore bench/tui bench/deploy bootimage scripts
 	$(PY) -m mypy
 
 test: setup lint
@@ -36,6 +36,7 @@ image: setup
 bench: setup
 	$(PY) bench/save_restore
 	$(PY) bench/tui
+	$(PY) bench/deploy
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

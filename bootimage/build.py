@@ -165,6 +165,10 @@ def step_configure(b: Build) -> None:
         "# The OSCAR menu on the console and on the serial line (see /usr/local/sbin/oscar-start)\n"
         'case "$(tty)" in /dev/tty1|/dev/ttyS0) exec /usr/local/sbin/oscar-start ;; esac\n')
     (r / "etc/initramfs-tools/conf.d/oscar").write_text("COMPRESS=zstd\n")
+    # lighttpd is started by `oscar deploy send` with its own configuration, only while a
+    # deployment runs: Debian's service (port 80 on every interface) must never start.
+    (r / "etc/systemd/system/lighttpd.service").unlink(missing_ok=True)
+    (r / "etc/systemd/system/lighttpd.service").symlink_to("/dev/null")
 
 
 def step_oscar(b: Build) -> None:

@@ -74,4 +74,4 @@ class Aborted(OscarError):
 class DeployIncomplete(OscarError):
     """A deployment ended with clients that did not receive the backup."""
 
-    exit_code = 9
+    exit_code = 10

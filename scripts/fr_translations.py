@@ -649,6 +649,13 @@ FR = {
     '{file} arrived damaged: what was written from it is not trustworthy.': "{file} est arrivé abîmé : ce qui en a été écrit n'est pas fiable.",
     '{file} changed while it was being sent.': '{file} a changé pendant son envoi.',
     '{file} could not be fetched from the server: {why}': "{file} n'a pas pu être récupéré du serveur : {why}",
+    'no news from the client (stopped or cut off)': "plus de nouvelles du client (arrêté ou débranché)",
+    'Cannot listen on {address}:{port}: {why}': "Impossible d'écouter sur {address}:{port} : {why}",
+    'Another deployment may be running on this PC.': 'Un autre déploiement tourne peut-être sur ce PC.',
+    'lighttpd stopped at once.': "lighttpd s'est arrêté aussitôt.",
+    'See the log.': 'Voir le journal.',
+    'lighttpd does not answer on {address}:{port}.': 'lighttpd ne répond pas sur {address}:{port}.',
+    'Another program may use that port.': 'Un autre programme utilise peut-être ce port.',
 }
 
 

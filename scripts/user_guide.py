@@ -13,12 +13,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from oscar import checksums, config, i18n, manifest  # noqa: E402
+from oscar.deploy.report import render_table  # noqa: E402
+from oscar.deploy.room import Room  # noqa: E402
 from oscar.devices import Disk, Partition  # noqa: E402
 from oscar.errors import BackupInvalid  # noqa: E402
 from oscar.manifest import Manifest, PartEntry  # noqa: E402
@@ -118,8 +121,11 @@ TEXT = {
         "deploy1": "Synchrone (tous les clients ensemble) ou asynchrone (chacun à son rythme) :",
         "deploy2": "Les sept procédures, chacune suivie de son synoptique :",
         "deploy3": "Un synoptique (aide_restaure) :",
-        "deploy4": ("Le moteur de déploiement arrive dans une prochaine version ; en attendant, "
-                    "chaque procédure le dit clairement :"),
+        "deploy4": "Une procédure choisie, la sauvegarde à envoyer (la plus récente en premier) :",
+        "deploy5": ("Puis le nombre de clients, l'attente, le réseau et ce que font les clients "
+                    "à la fin ; après confirmation, le tableau des clients en direct (adresse "
+                    "MAC, IP, état, pourcentage, Mo/s) ; à la fin, un rapport (Markdown et JSON) "
+                    "est écrit dans la sauvegarde, dossier logs/ :"),
         "tools": "## Outils",
         "tools1": ("disque_usb et OSCAR_déploie arrivent dans les prochaines versions et le "
                    "disent ; Préparer un disque, GRUB, Journaux, Shell, Redémarrer et Éteindre "
@@ -193,8 +199,11 @@ TEXT = {
         "deploy1": "Synchronous (all clients together) or asynchronous (each at its own pace):",
         "deploy2": "The seven procedures, each followed by its synopsis:",
         "deploy3": "A synopsis (aide_restaure):",
-        "deploy4": ("The deployment engine comes in a later version; until then each procedure "
-                    "says so plainly:"),
+        "deploy4": "A procedure chosen, the backup to send (newest first):",
+        "deploy5": ("Then the number of clients, the wait, the network and what the clients do "
+                    "at the end; once confirmed, the live table of the clients (MAC address, IP, "
+                    "state, percent, MB/s); at the end a report (Markdown and JSON) is written "
+                    "into the backup's logs/ folder:"),
         "tools": "## Tools (Outils)",
         "tools1": ("disque_usb and OSCAR_déploie come in later versions and say so; "
                    "Prepare a disk, GRUB, Logs, Shell, Reboot and Power off work:"),
@@ -298,6 +307,27 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
     out += [t["deploy3"], "", capture(app)]
     app.press("esc", "up", "enter")
     out += [t["deploy4"], "", capture(app)]
+    room = Room()
+    for number, (state_name, percent) in enumerate(
+            (("writing", 64.0), ("writing", 63.5), ("receiving", 12.0), ("failed", 0.0)), 2):
+        mac = f"52:54:00:12:34:{number:02x}"
+        room.register(mac, f"10.0.0.{number}", "multicast")
+        if state_name == "failed":
+            room.clients[mac].last_seen = time.time() - 60  # went silent
+            continue
+        room.report(mac, {"state": state_name, "percent": percent,
+                          "rate": 11.2e6 if percent else 0.0,
+                          "error": ""})
+    room.mark_lost()
+    phase = {"fr": "Multicast : 64 % envoyés", "en": "Multicast: 64 % sent"}[lang]
+    state = widgets.ProgressState(
+        title={"fr": "Déploiement de 2026-11-27-SALLE-B12-PC07",
+               "en": "Deployment of 2026-11-27-SALLE-B12-PC07"}[lang],
+        label={"fr": "En attente des clients", "en": "Waiting for the clients"}[lang],
+        fraction=0.25, elapsed="0:03:12", table=render_table(room.snapshot(), phase))
+    app.push(Screen(state.title, widgets.ProgressView(state),
+                    keys={"fr": "Échap : annuler", "en": "Esc: cancel"}[lang]))
+    out += [t["deploy5"], "", capture(app)]
     app.back_to(1)
 
     out += [t["tools"], "", t["tools1"], ""]

@@ -59,7 +59,7 @@ class Netbed:
 
     def oscar(self, index: int, *args: str, env: dict[str, str] | None = None,
               log: Path | None = None) -> subprocess.Popen[str]:
-        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OSCAR_LANG": "en", **(env or {})}
         out = log.open("w") if log is not None else subprocess.PIPE
         proc = subprocess.Popen(["ip", "netns", "exec", self.host(index), PYTHON, "-m",
                                  "oscar", *args], stdout=out, stderr=subprocess.STDOUT,

@@ -24,7 +24,7 @@ from tests.conftest import (
     sh,
     snapshot_partition,
 )
-from tests.netbed import Netbed, netbed
+from tests.netbed import ROOT, Netbed, netbed
 
 pytestmark = pytest.mark.net
 BACKUP = "salle1"
@@ -243,7 +243,7 @@ def test_a_client_disk_too_small_is_refused_and_the_others_go_on(room: Room) -> 
         blank(disk)
     blank(room.disks[3])
     code, report, logs = deploy(room, "formate", "unicast", [1, 2, 4], max_wait=10)
-    assert code == 9, "\n".join(logs)  # not every client received it
+    assert code == 10, "\n".join(logs)  # not every client received it
     small = by_ip(room, report, 4)
     assert small["result"] == "refused" and "too small" in str(small["error"]), small
     assert "too small" in logs[3]
@@ -347,8 +347,42 @@ def test_a_table_that_would_overwrite_the_clients_oscar_partition_is_refused(
         (point / "precious").write_bytes(os.urandom(1 << 20))
     before = sh("sha256sum", partition_path(disk, 1)).stdout.split()[0]
     code, report, logs = deploy(room, "formate", "unicast", [1, 2], max_wait=10)
-    assert code == 9, "\n".join(logs)
+    assert code == 10, "\n".join(logs)
     refused = by_ip(room, report, 2)
     assert refused["result"] == "refused" and "holds the backups" in str(refused["error"])
     assert sh("sha256sum", partition_path(disk, 1)).stdout.split()[0] == before
     assert by_ip(room, report, 1)["result"] == "done"
+
+
+def test_the_tui_deployment_screen_follows_the_room(room: Room) -> None:
+    """Déploiement → Synchrone → formate in the menu (headless, in the server's namespace):
+    the backup, the options, the confirmation, the live table, the result."""
+    for disk in room.disks[:2]:
+        blank(disk)
+    log = room.tmp / "tui.log"
+    driver = subprocess.Popen(
+        ["ip", "netns", "exec", room.bed.host(0), str(ROOT / ".venv/bin/python"), "-m",
+         "tests.deploy_tui_driver", str(room.lab.store), "formate", "2"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OSCAR_LANG": "en"})
+    room.bed.procs.append(driver)  # type: ignore[arg-type]
+    _wait_for(log, "SCREEN started", driver)  # type: ignore[arg-type]
+    clients = [room.bed.oscar(index, "deploy", "receive", "--interface", "eth0", "--disk",
+                              room.disks[index - 1], "--listen", "60",
+                              log=room.tmp / f"tui-client{index}.log")
+               for index in (1, 2)]
+    for proc in clients:
+        assert proc.wait(timeout=600) == 0
+    assert driver.wait(timeout=600) == 0, log.read_text()
+    text = log.read_text()
+    screens = dict(part.split("\n", 1) for part in text.split("SCREEN ")[1:])
+    assert BACKUP in screens["backups"]
+    assert "Number of clients" in screens["options"] and "eth0" in screens["options"]
+    assert "procedure formate (multicast) to 2 clients" in screens["confirm"]
+    assert "MAC" in screens["table"] and room.bed.address(1) in text
+    assert "2 of 2 clients done." in screens["result"], screens["result"]
+    for disk in room.disks[:2]:
+        assert_like_model(room, disk)
+    assert "Not on the OSCAR live system: no reboot." in (
+        room.tmp / "tui-client1.log").read_text()
+    assert_nothing_left(room)

@@ -27,10 +27,12 @@ ModeChooser = Callable[[], str]
 
 class ControlServer:
     def __init__(self, address: str, port: int, room: Room, header: dict[str, Any],
-                 choose_mode: ModeChooser) -> None:
+                 choose_mode: ModeChooser, left_out: Callable[[str], bool]) -> None:
         self.room = room
         self.header = header
         self.choose_mode = choose_mode
+        # a client told "multicast" that the session started without: it must catch up
+        self.left_out = left_out
         control = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +74,8 @@ class ControlServer:
                     self._reply(200, {"mode": mode, "header": control.header})
                 elif self.path == "/report":
                     known = control.room.report(mac, body)
-                    self._reply(200 if known else 404, {"ok": known})
+                    self._reply(200 if known else 404, {
+                        "ok": known, "catch_up": known and control.left_out(mac)})
                 else:
                     self._reply(404, {"error": "unknown"})
 

@@ -9,7 +9,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,8 @@ class Reporter:
         self.state = "registered"
         self.error = ""
         self.counter: Counter | None = None
+        # set while waiting for a multicast session: the server says it started without us
+        self.on_catch_up: Callable[[], None] | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="deploy-report")
 
@@ -91,9 +93,14 @@ class Reporter:
 
     def send(self) -> None:
         try:
-            control.call(self.url, self._payload())
+            answer = control.call(self.url, self._payload())
         except OscarError as exc:
             log.warning("report: %s", exc.message)
+            return
+        if answer.get("catch_up") and self.on_catch_up is not None:
+            log.warning("the multicast session started without this client")
+            self.on_catch_up()
+            self.on_catch_up = None
 
     def set(self, state: str, error: str = "") -> None:
         self.state, self.error = state, error
@@ -185,20 +192,22 @@ class Receiver:
             job.check()
             udp: run.Background | None = None
             members: Members
-            if mode == "multicast":
-                udp = run.spawn(udpcast.receiver_argv(
-                    self.iface.name, int(header["portbase"]), int(header["start_timeout"]),
-                    receive_timeout=60), stdout=True)
-                reporter.set("waiting")
-                reader = stream.Reader(udp.stdout)
-                if reader.header() != header:
-                    raise stream.broken(_("this session is not the one this client "
-                                          "registered for"))
-                members = MulticastMembers(reader)
-            else:
-                reporter.set("waiting")
-                members = HttpMembers(str(header["http"]))
             try:
+                if mode == "multicast":
+                    udp = run.spawn(udpcast.receiver_argv(
+                        self.iface.name, int(header["portbase"]), int(header["start_timeout"]),
+                        receive_timeout=60), stdout=True)
+                    reporter.on_catch_up = udp.proc.terminate  # → the stream ends → HTTP
+                    reporter.set("waiting")
+                    reader = stream.Reader(udp.stdout)
+                    if reader.header() != header:
+                        raise stream.broken(_("this session is not the one this client "
+                                              "registered for"))
+                    reporter.on_catch_up = None
+                    members = MulticastMembers(reader)
+                else:
+                    reporter.set("waiting")
+                    members = HttpMembers(str(header["http"]))
                 reporter.set("receiving")
                 job.execute(members, reporter)
                 if udp is not None:

@@ -11,6 +11,7 @@ from oscar.deploy.room import Client
 from oscar.i18n import _
 
 MB = 1_000_000
+ERROR_WIDTH = 78 - 59  # what is left of 78 columns (the screen's frame takes 2) for the error
 
 
 @dataclass
@@ -75,7 +76,7 @@ def render_table(clients: list[Client], phase: str = "") -> str:
     lines = [phase, head] if phase else [head]
     for c in clients:
         state = state_label(c.state)
-        error = c.error[:80 - 58] if c.error else ""
+        error = c.error[:ERROR_WIDTH] if c.error else ""
         lines.append(f"{c.mac:<17} {c.ip:<15} {state:<10} {c.percent:>5.1f} "
                      f"{c.rate / MB:>6.1f}  {error}")
     if not clients:

@@ -8,6 +8,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from oscar.i18n import _
+
 FINAL = ("done", "failed", "refused")
 # A client reports at least every few seconds while it works; silence this long means it was
 # stopped or cut off (the server then reports it failed, and the others go on).
@@ -98,7 +100,8 @@ class Room:
             for client in self.clients.values():
                 if not client.final and now - client.last_seen > LOST_AFTER:
                     client.state, client.ended_at = "failed", now
-                    client.error = client.error or "no news from the client (stopped or cut off)"
+                    client.error = client.error or _("no news from the client (stopped or cut "
+                                                     "off)")
                     lost.append(client)
             if lost:
                 self.changed.notify_all()

@@ -5,6 +5,7 @@ clients that missed the session), follow the room, write the report into the sto
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import logging
 import re
@@ -112,6 +113,7 @@ class Sender:
         self.room = Room()
         self.phase = "waiting"
         self.multicast_started = False
+        self.multicast_members: set[str] = set()
         self.sent = 0
         self.total = sum(f["size"] for f in self.header["files"])
         self.session_error: OscarError | None = None
@@ -130,28 +132,37 @@ class Sender:
             return "multicast"
         return "http"
 
+    def _left_out(self, mac: str) -> bool:
+        return self.multicast_started and mac not in self.multicast_members and any(
+            c.mac == mac and c.mode == "multicast" and c.state == "waiting"
+            for c in self.room.snapshot())
+
     def run(self, on_update: UpdateCallback | None = None) -> Report:
         tools.require_all(self.required_tools())
         started = datetime.datetime.now().isoformat(timespec="seconds")
         WORK_ROOT.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=WORK_ROOT, prefix="server-") as work:
+        with tempfile.TemporaryDirectory(dir=WORK_ROOT, prefix="server-") as work, \
+                contextlib.ExitStack() as running:
             http = lighttpd.start(self.store.root, self.address, self.opts.http_port, Path(work))
-            control = ControlServer(self.address, self.opts.control_port, self.room,
-                                    self.header, self._choose_mode)
+            running.callback(http.stop)
+            try:
+                control = ControlServer(self.address, self.opts.control_port, self.room,
+                                        self.header, self._choose_mode, self._left_out)
+            except OSError as exc:
+                raise OscarError(_("Cannot listen on {address}:{port}: {why}").format(
+                    address=self.address, port=self.opts.control_port, why=exc.strerror),
+                    _("Another deployment may be running on this PC.")) from exc
+            control.start()
+            running.callback(control.stop)
             announce = beacon.Beacon(self.iface.name, self.iface.broadcast or "255.255.255.255",
                                      f"http://{self.address}:{self.opts.control_port}",
                                      self.session)
-            control.start()
             announce.start()
+            running.callback(announce.stop)
             log.info("deployment %s of '%s' (%s, %s) on %s, waiting for %d clients",
                      self.session, self.man.name, self.proc.name, self.opts.mode,
                      self.iface.name, self.opts.clients)
-            try:
-                self._follow(on_update)
-            finally:
-                announce.stop()
-                control.stop()
-                http.stop()
+            self._follow(on_update)
         report = Report(self.session, self.man.name, self.proc.name, self.opts.mode, started,
                         datetime.datetime.now().isoformat(timespec="seconds"), self.sent,
                         self.room.snapshot())
@@ -182,20 +193,22 @@ class Sender:
                     time.monotonic() - start < opts.max_wait:
                 self._update(on_update)
                 self.room.wait(1.0)
-            ready = self.room.count("waiting")
+            # from now on, a client that registers is sent to HTTP; one that was told
+            # "multicast" but is not ready yet is told to catch up when it reports
+            self.multicast_started = True
+            self.multicast_members = {c.mac for c in self.room.snapshot()
+                                      if c.state == "waiting"}
+            ready = len(self.multicast_members)
             if ready:
                 self.phase = "sending"
                 sending = threading.Thread(target=self._multicast, args=(ready,), daemon=True,
                                            name="deploy-multicast")
-                self.multicast_started = True
                 sending.start()
                 while sending.is_alive():
                     self._update(on_update)
                     sending.join(1.0)
                 if self.session_error is not None:
                     log.error("multicast session: %s", self.session_error.message)
-            else:
-                self.multicast_started = True
         self.phase = "serving"
         # The server stays while a client is at work, and until the room is complete or the
         # room was idle for max_wait (a rebooted client can still come back and catch up).

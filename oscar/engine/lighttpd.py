@@ -3,11 +3,15 @@ the backup store read-only (Range requests let a client resume an interrupted fi
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import jinja2
 
 from oscar import run
+from oscar.errors import CommandFailed
+from oscar.i18n import _
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -33,4 +37,17 @@ def start(root: Path, address: str, port: int, workdir: Path) -> run.Background:
     config.write_text(render_config(root, address, port, workdir / "lighttpd.pid",
                                     workdir / "lighttpd-error.log"))
     run.run(check_argv(config))
-    return run.spawn(serve_argv(config))
+    server = run.spawn(serve_argv(config))
+    # lighttpd checks its port only when it binds: wait until it answers, or report its end
+    for _attempt in range(50):
+        if not server.running():
+            server.finish()  # raises CommandFailed with lighttpd's own message
+            raise CommandFailed(_("lighttpd stopped at once."), _("See the log."))
+        try:
+            socket.create_connection((address, port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise CommandFailed(_("lighttpd does not answer on {address}:{port}.").format(
+        address=address, port=port), _("Another program may use that port."))

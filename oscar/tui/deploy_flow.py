@@ -134,7 +134,7 @@ class DeployFlow(DiskChoice):
                 saver.run()
             sender = Sender(opts)
             sender.check_backup(progress)
-            progress.message(_("Waiting for the clients"))
+            progress.start(_("clients done"), None)  # the bar counts clients, not bytes
 
             def on_update(phase: str, table: str) -> None:
                 progress.state.table = table
