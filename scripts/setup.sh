@@ -14,6 +14,8 @@ APT_PACKAGES=(
   gettext
   # the menu's end-to-end tests drive the real program in a terminal multiplexer
   tmux
+  # deployment: multicast, the HTTP server, network namespaces and link shaping (net tier)
+  udpcast lighttpd iproute2
   # building the live image and booting it in qemu (make image, the vm tier)
   debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
   qemu-system-x86 ovmf
@@ -28,6 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# OSCAR starts lighttpd itself, only during a deployment; Debian's service must not hold
+# port 80 on every interface of a test machine.
+if command -v systemctl >/dev/null && systemctl is-enabled lighttpd >/dev/null 2>&1; then
+  systemctl disable --now lighttpd >/dev/null 2>&1 || true
 fi
 
 # Test tools live in a venv that sees Debian's python3-* packages (the runtime ones).

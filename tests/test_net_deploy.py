@@ -386,3 +386,66 @@ def test_the_tui_deployment_screen_follows_the_room(room: Room) -> None:
     assert "Not on the OSCAR live system: no reboot." in (
         room.tmp / "tui-client1.log").read_text()
     assert_nothing_left(room)
+
+
+def test_unicast_resumes_a_cut_transfer(room: Room) -> None:
+    """The connection to the HTTP server is torn down midway (ss -K, as a switch reboot or a
+    flaky cable does): the client resumes the file where it was cut (Range) and finishes."""
+    bed = room.bed
+    for disk in room.disks[:1]:
+        with_table(room, disk)
+    # a slow server port, so that the cut falls in the middle of the NTFS image
+    sh("ip", "netns", "exec", bed.host(0), "tc", "qdisc", "add", "dev", "eth0", "root", "tbf",
+       "rate", "16mbit", "burst", "64kb", "latency", "50ms")
+    try:
+        def cut(server_log: Path, send: subprocess.Popen[str]) -> None:
+            client_log = sorted(room.tmp.glob("client1-restaure-unicast-*.log"))[-1]
+            _wait_for(client_log, "pipeline:", send)
+            time.sleep(1.5)
+            sh("ip", "netns", "exec", bed.host(1), "ss", "-K", "dst", bed.address(0),
+               "dport", "=", "7172")
+
+        code, report, logs = deploy(room, "restaure", "unicast", [1], during=cut)
+    finally:
+        sh("ip", "netns", "exec", bed.host(0), "tc", "qdisc", "del", "dev", "eth0", "root",
+           check=False)
+    assert code == 0, "\n".join(logs)
+    assert "resuming at byte" in logs[1], logs[1]
+    assert by_ip(room, report, 1)["result"] == "done"
+    assert_like_model(room, room.disks[0])
+
+
+def test_an_image_damaged_after_the_server_checked_it_fails_the_client(room: Room) -> None:
+    """The image changes on the server once the deployment began (a failing disk, someone
+    writing): the client finds the checksum wrong at the image's end, reports the failure
+    (what it wrote from that image is not called good), and the server says so."""
+    store = room.tmp / "tampered-store"
+    store.mkdir(exist_ok=True)
+    sh("rm", "-rf", str(store / BACKUP))
+    sh("cp", "-a", str(room.lab.store / BACKUP), str(store / BACKUP))
+    with_table(room, room.disks[0])
+
+    def tamper() -> None:
+        image = sorted((store / BACKUP).glob("*p2.*-ptcl-img.*"))[0]
+        with image.open("r+b") as fh:
+            fh.seek(image.stat().st_size // 2)
+            byte = fh.read(1)
+            fh.seek(-1, 1)
+            fh.write(bytes([byte[0] ^ 0xFF]))
+
+    bed = room.bed
+    server_log = room.tmp / "tampered-server.log"
+    send = bed.oscar(0, "deploy", "send", "--procedure", "restaure", "--store", str(store),
+                     "--name", BACKUP, "--mode", "unicast", "--clients", "1", "--max-wait",
+                     "10", "--interface", "eth0", log=server_log)
+    _wait_for(server_log, "start the clients now", send)
+    tamper()
+    client = bed.oscar(1, "deploy", "receive", "--interface", "eth0", "--disk",
+                       room.disks[0], "--listen", "60", log=room.tmp / "tampered-client.log")
+    assert client.wait(timeout=600) == 6
+    client_log = (room.tmp / "tampered-client.log").read_text()
+    assert "arrived damaged" in client_log and "hint:" in client_log, client_log
+    assert send.wait(timeout=600) == 10
+    text = server_log.read_text()
+    assert "| failed |" in text and "arrived damaged" in text, text
+    assert_nothing_left(room)
