@@ -592,7 +592,6 @@ FR = {
     'Use none, reboot or poweroff.': 'Utilisez none, reboot ou poweroff.',
     'Use the procedure complète, which creates it.': 'Utilisez la procédure complète, qui la crée.',
     'Use the procedure formate, which restores the partition instead.': 'Utilisez la procédure formate, qui restaure la partition à la place.',
-    'Waiting for the clients': 'En attente des clients',
     'Waiting for the clients: {ready}/{wanted} ready': 'En attente des clients : {ready}/{wanted} prêts',
     'Which backup goes to the clients? (newest first)': 'Quelle sauvegarde envoyer aux clients ? (la plus récente en premier)',
     'Which disk of this PC is copied onto the clients?': 'Quel disque de ce PC copier sur les clients ?',

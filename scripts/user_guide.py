@@ -323,7 +323,7 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
     state = widgets.ProgressState(
         title={"fr": "Déploiement de 2026-11-27-SALLE-B12-PC07",
                "en": "Deployment of 2026-11-27-SALLE-B12-PC07"}[lang],
-        label={"fr": "En attente des clients", "en": "Waiting for the clients"}[lang],
+        label={"fr": "clients terminés", "en": "clients done"}[lang],
         fraction=0.25, elapsed="0:03:12", table=render_table(room.snapshot(), phase))
     app.push(Screen(state.title, widgets.ProgressView(state),
                     keys={"fr": "Échap : annuler", "en": "Esc: cancel"}[lang]))
