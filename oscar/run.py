@@ -132,6 +132,26 @@ def _failure(argv: list[str], code: int, reader: _StderrReader) -> CommandFailed
     )
 
 
+def _start(kind: str, argv: list[str], *, stdin: bool, stdout: bool,
+           on_line: LineCallback | None) -> tuple[list[str], subprocess.Popen[bytes],
+                                                  _StderrReader]:
+    """Start one process with OSCAR's environment; its stderr reader is not started yet."""
+    full = _resolve(argv)
+    cancel.check()
+    log.info("%s: %s", kind, shlex.join(full))
+    proc = subprocess.Popen(
+        full,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        preexec_fn=_die_with_parent,
+    )
+    cancel.started(proc)
+    assert proc.stderr is not None
+    return full, proc, _StderrReader(proc.stderr, on_line)
+
+
 def run(
     argv: list[str],
     *,
@@ -142,20 +162,8 @@ def run(
     timeout: float | None = None,
 ) -> Result:
     """Run one command to completion."""
-    full = _resolve(argv)
-    cancel.check()
-    log.info("run: %s", shlex.join(full))
-    proc = subprocess.Popen(
-        full,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        preexec_fn=_die_with_parent,
-    )
-    cancel.started(proc)
-    assert proc.stderr is not None
-    reader = _StderrReader(proc.stderr, on_line)
+    full, proc, reader = _start("run", argv, stdin=input is not None,
+                                stdout=capture_stdout, on_line=on_line)
     # communicate() would read stderr too, racing the reader thread for its lines: hide it.
     proc.stderr = None
     reader.start()
@@ -367,19 +375,6 @@ class Background:
 def spawn(argv: list[str], *, stdin: bool = False, stdout: bool = False,
           on_line: LineCallback | None = None) -> Background:
     """Start a process and return at once; pipes for stdin/stdout when asked."""
-    full = _resolve(argv)
-    cancel.check()
-    log.info("spawn: %s", shlex.join(full))
-    proc = subprocess.Popen(
-        full,
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=_env(),
-        preexec_fn=_die_with_parent,
-    )
-    cancel.started(proc)
-    assert proc.stderr is not None
-    reader = _StderrReader(proc.stderr, on_line)
+    full, proc, reader = _start("spawn", argv, stdin=stdin, stdout=stdout, on_line=on_line)
     reader.start()
     return Background(full, proc, reader)

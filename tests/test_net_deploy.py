@@ -135,6 +135,15 @@ def deploy(room: Room, procedure: str, mode: str, clients: list[int], *,
     return code, report, logs
 
 
+def flip_a_byte(image: Path) -> None:
+    """One bit of damage in the middle of an image, its size unchanged."""
+    with image.open("r+b") as fh:
+        fh.seek(image.stat().st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([byte[0] ^ 1]))
+
+
 def assert_nothing_left(room: Room) -> None:
     """No udp-sender, udp-receiver, lighttpd or oscar left in any namespace of the room, and
     no mount left by a client (its namespace's mounts die with it; the host's are checked)."""
@@ -320,12 +329,7 @@ def test_a_damaged_backup_is_refused_by_the_server(room: Room) -> None:
     damaged = room.tmp / "damaged-store"
     damaged.mkdir()
     sh("cp", "-a", str(room.lab.store / BACKUP), str(damaged / BACKUP))
-    image = sorted((damaged / BACKUP).glob("*p2.*-ptcl-img.*"))[0]
-    with image.open("r+b") as fh:
-        fh.seek(image.stat().st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 1]))
+    flip_a_byte(sorted((damaged / BACKUP).glob("*p2.*-ptcl-img.*"))[0])
     proc = room.bed.oscar(0, "deploy", "send", "--procedure", "restaure", "--store",
                           str(damaged), "--name", BACKUP, "--interface", "eth0")
     out, _ = proc.communicate(timeout=120)
@@ -425,21 +429,13 @@ def test_an_image_damaged_after_the_server_checked_it_fails_the_client(room: Roo
     sh("cp", "-a", str(room.lab.store / BACKUP), str(store / BACKUP))
     with_table(room, room.disks[0])
 
-    def tamper() -> None:
-        image = sorted((store / BACKUP).glob("*p2.*-ptcl-img.*"))[0]
-        with image.open("r+b") as fh:
-            fh.seek(image.stat().st_size // 2)
-            byte = fh.read(1)
-            fh.seek(-1, 1)
-            fh.write(bytes([byte[0] ^ 0xFF]))
-
     bed = room.bed
     server_log = room.tmp / "tampered-server.log"
     send = bed.oscar(0, "deploy", "send", "--procedure", "restaure", "--store", str(store),
                      "--name", BACKUP, "--mode", "unicast", "--clients", "1", "--max-wait",
                      "10", "--interface", "eth0", log=server_log)
     _wait_for(server_log, "start the clients now", send)
-    tamper()
+    flip_a_byte(sorted((store / BACKUP).glob("*p2.*-ptcl-img.*"))[0])
     client = bed.oscar(1, "deploy", "receive", "--interface", "eth0", "--disk",
                        room.disks[0], "--listen", "60", log=room.tmp / "tampered-client.log")
     assert client.wait(timeout=600) == 6

@@ -237,9 +237,17 @@ class Sender:
             # the receivers are already listening: a short wait is enough for them to connect
             run.pipeline([udpcast.sender_argv(self.iface.name, self.opts.portbase, receivers,
                                               max_wait=30, max_bitrate=self.opts.max_bitrate)],
-                         source=counted())
+                         source=counted(), on_line=lambda _stage, line: self._udp_line(line))
         except OscarError as exc:
             self.session_error = exc
+
+    @staticmethod
+    def _udp_line(line: str) -> None:
+        address = udpcast.connected_address(line)
+        if address is not None:
+            log.info("udpcast: %s joined the session", address)
+        elif udpcast.dropped(line):
+            log.warning("udpcast: %s", line)  # the others go on; that client catches up
 
     def _write_report(self, report: Report) -> None:
         logs = self.folder / "logs"

@@ -30,10 +30,15 @@ def receiver_argv(interface: str, portbase: int, start_timeout: int,
 
 
 CONNECTION = re.compile(r"New connection from (\d+\.\d+\.\d+\.\d+)")
-DROPPED = re.compile(r"[Dd]ropping client #?\d+|Disconnecting #\d+ \((\d+\.\d+\.\d+\.\d+)\)")
+DROPPED = re.compile(r"[Dd]ropping client #?\d+.*")
 
 
 def connected_address(line: str) -> str | None:
     """The receiver's address in udp-sender's "New connection from A  (#0) 00000009"."""
     found = CONNECTION.search(line)
     return found.group(1) if found else None
+
+
+def dropped(line: str) -> bool:
+    """udp-sender gave up on a receiver (it stopped acknowledging)."""
+    return DROPPED.search(line) is not None
