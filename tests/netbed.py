@@ -57,6 +57,9 @@ class Netbed:
         """Pull the client's cable."""
         ip("-n", self.bridge, "link", "set", f"v{index}o{self.tag}", "down")
 
+    def reconnect(self, index: int) -> None:
+        ip("-n", self.bridge, "link", "set", f"v{index}o{self.tag}", "up")
+
     def oscar(self, index: int, *args: str, env: dict[str, str] | None = None,
               log: Path | None = None) -> subprocess.Popen[str]:
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OSCAR_LANG": "en", **(env or {})}

@@ -445,3 +445,30 @@ def test_an_image_damaged_after_the_server_checked_it_fails_the_client(room: Roo
     text = server_log.read_text()
     assert "| failed |" in text and "arrived damaged" in text, text
     assert_nothing_left(room)
+
+
+def test_a_client_cut_off_midway_is_dropped_and_catches_up(room: Room) -> None:
+    """A cable pulled during the multicast: udp-sender drops that client and the room goes
+    on; once the cable is back, the server tells it to catch up, and it does by HTTP."""
+    for disk in room.disks[:3]:
+        with_table(room, disk)
+
+    def pull_the_cable(log: Path, send: subprocess.Popen[str]) -> None:
+        _wait_for(log, "Multicast:", send)
+        time.sleep(1.5)
+        room.bed.cut(2)
+        try:
+            _wait_for(log, "stopped answering", send, timeout=180)
+        finally:
+            room.bed.reconnect(2)
+
+    code, report, logs = deploy(room, "restaure", "multicast", [1, 2, 3],
+                                extra=("--max-bitrate", "40m"), during=pull_the_cable)
+    assert code == 0, "\n".join(logs)
+    assert f"udpcast: {room.bed.address(2)} (" in logs[0]
+    cut = by_ip(room, report, 2)
+    assert cut["result"] == "done" and cut["mode"] == "http" and cut["attempts"] == 2, cut
+    for index in (1, 3):
+        assert by_ip(room, report, index)["mode"] == "multicast"
+    for disk in room.disks[:3]:
+        assert_like_model(room, disk)

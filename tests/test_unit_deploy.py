@@ -165,8 +165,10 @@ def test_udpcast_argv() -> None:
     assert "--receive-timeout" in receiver and "--start-timeout" in receiver
     assert udpcast.connected_address(
         "New connection from 10.77.0.2  (#0) 00000009") == "10.77.0.2"
-    assert udpcast.dropped("Dropping client #2 because of timeout")
-    assert not udpcast.dropped("Transfer complete.")
+    assert udpcast.connection("New connection from 10.77.0.3  (#1) 00000009") == (
+        "10.77.0.3", 1)
+    assert udpcast.dropped_number("Dropping client #2 because of timeout") == 2
+    assert udpcast.dropped_number("Transfer complete.") is None
 
 
 def test_ip_json_parse() -> None:

@@ -203,7 +203,6 @@ class Receiver:
                     if reader.header() != header:
                         raise stream.broken(_("this session is not the one this client "
                                               "registered for"))
-                    reporter.on_catch_up = None
                     members = MulticastMembers(reader)
                 else:
                     reporter.set("waiting")
@@ -214,8 +213,10 @@ class Receiver:
                     end = reader.next_member()
                     if end is not None:
                         raise stream.broken(_("unexpected file {file}").format(file=end.name))
+                    reporter.on_catch_up = None
                     udp.finish()
             finally:
+                reporter.on_catch_up = None
                 if udp is not None:
                     udp.stop()
 

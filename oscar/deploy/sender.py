@@ -114,6 +114,8 @@ class Sender:
         self.phase = "waiting"
         self.multicast_started = False
         self.multicast_members: set[str] = set()
+        self.receiver_numbers: dict[int, str] = {}  # udp-sender's #N → address
+        self.dropped_addresses: set[str] = set()
         self.sent = 0
         self.total = sum(f["size"] for f in self.header["files"])
         self.session_error: OscarError | None = None
@@ -133,9 +135,18 @@ class Sender:
         return "http"
 
     def _left_out(self, mac: str) -> bool:
-        return self.multicast_started and mac not in self.multicast_members and any(
-            c.mac == mac and c.mode == "multicast" and c.state == "waiting"
-            for c in self.room.snapshot())
+        """A client in the multicast mode that will never get the session's end: it was not
+        ready when the session started, or udp-sender dropped it (cut off, too slow)."""
+        if not self.multicast_started:
+            return False
+        for c in self.room.snapshot():
+            if c.mac != mac or c.mode != "multicast" or c.final:
+                continue
+            if mac not in self.multicast_members and c.state == "waiting":
+                return True
+            if c.ip in self.dropped_addresses:
+                return True
+        return False
 
     def run(self, on_update: UpdateCallback | None = None) -> Report:
         tools.require_all(self.required_tools())
@@ -241,13 +252,18 @@ class Sender:
         except OscarError as exc:
             self.session_error = exc
 
-    @staticmethod
-    def _udp_line(line: str) -> None:
-        address = udpcast.connected_address(line)
-        if address is not None:
-            log.info("udpcast: %s joined the session", address)
-        elif udpcast.dropped(line):
-            log.warning("udpcast: %s", line)  # the others go on; that client catches up
+    def _udp_line(self, line: str) -> None:
+        joined = udpcast.connection(line)
+        if joined is not None:
+            log.info("udpcast: %s joined the session as #%d", *joined)
+            self.receiver_numbers[joined[1]] = joined[0]
+            return
+        number = udpcast.dropped_number(line)
+        if number is not None:
+            # the others go on; that client is told to catch up by HTTP when it reports
+            address = self.receiver_numbers.get(number, "?")
+            log.warning("udpcast: %s (%s) dropped: it stopped answering", address, line)
+            self.dropped_addresses.add(address)
 
     def _write_report(self, report: Report) -> None:
         logs = self.folder / "logs"

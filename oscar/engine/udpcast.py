@@ -29,8 +29,8 @@ def receiver_argv(interface: str, portbase: int, start_timeout: int,
             "--no-progress"]
 
 
-CONNECTION = re.compile(r"New connection from (\d+\.\d+\.\d+\.\d+)")
-DROPPED = re.compile(r"[Dd]ropping client #?\d+.*")
+CONNECTION = re.compile(r"New connection from (\d+\.\d+\.\d+\.\d+)\s+\(#(\d+)\)")
+DROPPED = re.compile(r"Dropping client #(\d+)")
 
 
 def connected_address(line: str) -> str | None:
@@ -39,6 +39,14 @@ def connected_address(line: str) -> str | None:
     return found.group(1) if found else None
 
 
-def dropped(line: str) -> bool:
-    """udp-sender gave up on a receiver (it stopped acknowledging)."""
-    return DROPPED.search(line) is not None
+def connection(line: str) -> tuple[str, int] | None:
+    """(address, receiver number) of udp-sender's "New connection from A  (#N) ..."."""
+    found = CONNECTION.search(line)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def dropped_number(line: str) -> int | None:
+    """The receiver udp-sender gave up on: "Dropping client #N because of timeout"."""
+    found = DROPPED.search(line)
+    return int(found.group(1)) if found else None
+
