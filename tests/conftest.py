@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,11 @@ def make_lab(root: Path, *, gpt: bool, clients: int = 2, client_size: int | None
         mounted_store = True
         yield LabDisks(root, state.model, state.clients, store)
     finally:
-        if mounted_store:
-            sh("umount", str(store), check=False)
+        if mounted_store and sh("umount", str(store), check=False).returncode != 0:
+            # a process the test started (tmux's shell, a TUI) may still be leaving the store
+            time.sleep(2)
+            if sh("umount", str(store), check=False).returncode != 0:
+                sh("umount", "-l", str(store), check=False)
         store.rmdir()
         _umount_leftovers([state.model or "", *state.clients])
         labmod.destroy(root)
