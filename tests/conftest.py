@@ -75,14 +75,44 @@ def make_lab(root: Path, *, gpt: bool, clients: int = 2, client_size: int | None
         mounted_store = True
         yield LabDisks(root, state.model, state.clients, store)
     finally:
-        if mounted_store and sh("umount", str(store), check=False).returncode != 0:
-            # a process the test started (tmux's shell, a TUI) may still be leaving the store
-            time.sleep(2)
-            if sh("umount", str(store), check=False).returncode != 0:
-                sh("umount", "-l", str(store), check=False)
+        if mounted_store:
+            release_mount(store)
         store.rmdir()
-        _umount_leftovers([state.model or "", *state.clients])
+        devices = [state.model or "", *state.clients]
+        _umount_leftovers(devices)
+        _stop_device_users(devices)
         labmod.destroy(root)
+
+
+def _users_gone(argv: list[str]) -> None:
+    """Processes a test started (a TUI in tmux, a tool of a cancelled save) may outlive it and
+    keep a filesystem or a loop device busy: name them in the log, stop them, wait for them."""
+    found = sh("fuser", "-v", *argv, check=False)
+    if found.returncode != 0:
+        return
+    users = "\n".join(line for line in found.stderr.splitlines() if not line.startswith("Cannot stat"))
+    print(f"teardown: still in use ({' '.join(argv)}):\n{users}", file=sys.stderr)
+    sh("fuser", "-k", "-TERM", *argv, check=False)
+    for _try in range(40):
+        if sh("fuser", *argv, check=False).returncode != 0:
+            return
+        time.sleep(0.25)
+    sh("fuser", "-k", "-KILL", *argv, check=False)
+    time.sleep(0.5)
+
+
+def release_mount(point: Path) -> None:
+    if sh("umount", str(point), check=False).returncode == 0:
+        return
+    _users_gone(["-m", str(point)])
+    if sh("umount", str(point), check=False).returncode != 0:
+        sh("umount", "-l", str(point), check=False)
+
+
+def _stop_device_users(devices: list[str]) -> None:
+    for device in filter(None, devices):
+        nodes = [device, *(str(p) for p in sorted(Path("/dev").glob(Path(device).name + "p*")))]
+        _users_gone(nodes)
 
 
 def _umount_leftovers(devices: list[str]) -> None:
@@ -93,7 +123,7 @@ def _umount_leftovers(devices: list[str]) -> None:
         fields = line.split()
         point, source = fields[4], fields[fields.index("-") + 2]
         if source.startswith(prefixes) and (point.startswith("/tmp/fsa/") or "oscar-mnt-" in point):
-            sh("umount", "-l", point, check=False)
+            release_mount(Path(point))
 
 
 @pytest.fixture(scope="module")

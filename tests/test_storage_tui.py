@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -247,7 +250,24 @@ class Tmux:
         return sh("tmux", "-L", self.socket, "has-session", "-t", "e2e", check=False).returncode == 0
 
     def close(self) -> None:
+        panes = sh("tmux", "-L", self.socket, "list-panes", "-s", "-F", "#{pane_pid}", check=False)
         sh("tmux", "-L", self.socket, "kill-server", check=False)
+        # the program in the pane gets SIGHUP: wait until it is gone, or it keeps the store busy
+        for pid in (int(p) for p in panes.stdout.split()):
+            for _try in range(50):
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def tui_env(tmp_path: Path, **settings: object) -> dict[str, str]:
