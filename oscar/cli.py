@@ -351,6 +351,59 @@ def cmd_deploy_receive(args: argparse.Namespace) -> int:
     return 0
 
 
+def ask_yes_no(question: str) -> bool:
+    """A yes/no question on the terminal; no terminal means no."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(question + " " + _("[y/N] ")).strip().lower()
+    return answer in ("y", "yes", "o", "oui")
+
+
+def cmd_pxe_start(args: argparse.Namespace) -> int:
+    from oscar.pxe import service
+
+    print(_("Looking for a DHCP server on {name}...").format(name=args.interface), flush=True)
+    prepared = service.prepare(service.StartOptions(
+        args.interface, args.dhcp, args.range, args.address, args.store, args.live_dir,
+        args.timeout), ask_yes_no)
+    for offer in prepared.offers:
+        if offer.leases:
+            print(_("DHCP server {server} answered (it offered {address}).").format(
+                server=offer.server, address=offer.address))
+        else:
+            print(_("A proxy DHCP server answered: {server}. Two network boot servers on one "
+                    "network confuse the PCs.").format(server=offer.server))
+    if prepared.settings.mode == "proxy" and not any(o.leases for o in prepared.offers):
+        print(_("No DHCP server answered: the PCs get no address until the school's server "
+                "does."))
+    service.launch(prepared.settings)
+    print("\n".join(service.summary_lines()))
+    return 0
+
+
+def cmd_pxe_stop(args: argparse.Namespace) -> int:
+    from oscar.pxe import service
+
+    if service.stop():
+        print(_("Network boot stopped: its servers, address and files are gone."))
+    else:
+        print(_("The network boot is not running."))
+    return 0
+
+
+def cmd_pxe_status(args: argparse.Namespace) -> int:
+    from oscar.pxe import service
+
+    print("\n".join(service.summary_lines()))
+    return 0 if service.status().running else 1
+
+
+def cmd_pxe_serve(args: argparse.Namespace) -> int:
+    from oscar.pxe import service
+
+    return service.serve(Path(args.state_dir))
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -498,6 +551,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-catch-up", action="store_true",
                    help=_("do not fetch by HTTP after a failed multicast"))
     d.set_defaults(func=cmd_deploy_receive)
+
+    p = sub.add_parser("pxe", help=_("network boot of the room (serveur PXE)"))
+    pxesub = p.add_subparsers(dest="pxe_verb", required=True)
+    d = pxesub.add_parser("start", help=_("start DHCP or proxy DHCP, TFTP and HTTP"))
+    d.add_argument("--interface", required=True, help=_("network interface of the room"))
+    d.add_argument("--dhcp", default="auto", choices=("auto", "proxy", "full", "none"),
+                   help=_("auto: proxy DHCP beside the school's server, else ask before "
+                          "leasing; full: lease addresses (consent); none: TFTP and HTTP only"))
+    d.add_argument("--range", help=_("addresses leased in full mode: FROM,TO"))
+    d.add_argument("--address", help=_("address for an interface that has none, e.g. "
+                                       "192.168.50.1/24 (removed at stop)"))
+    d.add_argument("--store", help=_("backup folder also served over HTTP"))
+    d.add_argument("--live-dir", help=_("folder of the live system (default: found)"))
+    d.add_argument("--timeout", type=int, default=10,
+                   help=_("seconds of the boot menu before the local disk boots"))
+    d.set_defaults(func=cmd_pxe_start)
+    d = pxesub.add_parser("stop", help=_("stop the network boot; leaves nothing behind"))
+    d.set_defaults(func=cmd_pxe_stop)
+    d = pxesub.add_parser("status", help=_("is the network boot running, and for whom"))
+    d.set_defaults(func=cmd_pxe_status)
+    d = pxesub.add_parser("serve", help=argparse.SUPPRESS)  # the supervisor, started by start
+    d.add_argument("--state-dir", required=True)
+    d.set_defaults(func=cmd_pxe_serve)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

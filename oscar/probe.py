@@ -6,6 +6,7 @@ reads the signatures itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ SYS_BLOCK = Path("/sys/block")
 SYS_CLASS_BLOCK = Path("/sys/class/block")
 # Where live-boot mounts the medium it booted from.
 LIVE_MEDIUM_MOUNTS = ("/run/live/medium", "/lib/live/mount/medium")
+LIVE_ROOTFS = "/run/live/rootfs"
 DISK_PATTERN = re.compile(r"^(sd[a-z]+|vd[a-z]+|xvd[a-z]+|hd[a-z]+|nvme\d+n\d+|mmcblk\d+|loop\d+)$")
 
 
@@ -155,6 +157,13 @@ def boot_devices() -> set[str]:
     medium is that partition, not a key: the PC's disk stays a target, and the partition is
     protected as the store it also is."""
     names = set()
+    # live-boot mounts the system's squashfs from a loop device under /run/live/rootfs: that
+    # loop device is the running system (its file in RAM when booted from the network)
+    with contextlib.suppress(OSError):
+        for image in Path(LIVE_ROOTFS).iterdir():
+            found = disk_of_path(str(image)) if os.path.ismount(image) else None
+            if found:
+                names.add(found[0])
     for path in ("/", *LIVE_MEDIUM_MOUNTS):
         if path != "/" and not os.path.ismount(path):
             continue

@@ -337,6 +337,15 @@ class Restorer:
         self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
         ptable.write(self.target, self.folder, self.disk_name,
                      in_use=any(p.in_use for p in self.target.partitions))
+        # A disk known by no serial (a virtual disk, some USB adapters) is identified by its
+        # table's UUID or its path: the table just written changed that identity. Found again
+        # at the path written a moment ago, under this restore's lock, it keeps being guarded.
+        written = probe.resolve_disk(self.target.path, store_paths=self.store_paths,
+                                     with_usage=False)
+        if written.identity != self.plan.disk_identity and written.size == self.plan.disk_size:
+            log.info("disk %s is now %s (new partition table)", self.plan.disk_identity,
+                     written.identity)
+            self.plan.disk_identity = written.identity
 
     def _restore_part(self, step: planning.Step) -> None:
         assert step.writes is not None

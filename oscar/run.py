@@ -378,3 +378,15 @@ def spawn(argv: list[str], *, stdin: bool = False, stdout: bool = False,
     full, proc, reader = _start("spawn", argv, stdin=stdin, stdout=stdout, on_line=on_line)
     reader.start()
     return Background(full, proc, reader)
+
+
+def daemon(argv: list[str]) -> tuple[int, IO[bytes]]:
+    """Start a service that outlives this command (OSCAR's network boot supervisor): a session
+    of its own, the caller's environment and language, no terminal. Returns its pid and a pipe
+    on which it says once whether it started; its own log is OSCAR's log."""
+    full = _resolve(argv)
+    log.info("daemon: %s", shlex.join(full))
+    proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    assert proc.stdout is not None
+    return proc.pid, proc.stdout

@@ -84,7 +84,10 @@ PACKAGES: dict[str, str] = {
     "udp-sender": "udpcast",
     "udp-receiver": "udpcast",
     "lighttpd": "lighttpd",
+    # network boot
+    "dnsmasq": "dnsmasq-base",
     "ip": "iproute2",
+    "ss": "iproute2",
     "systemctl": "systemd",
     "mkfs.xfs": "xfsprogs",
     "mkfs.btrfs": "btrfs-progs",

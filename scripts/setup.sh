@@ -10,15 +10,18 @@ APT_PACKAGES=(
   # the Python runtime the boot image ships
   python3 python3-venv python3-pip python3-urwid python3-pyudev python3-parted
   python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin
+  python3-scapy
   # message catalogues
   gettext
   # the menu's end-to-end tests drive the real program in a terminal multiplexer
   tmux
   # deployment: multicast, the HTTP server, network namespaces and link shaping (net tier)
   udpcast lighttpd iproute2
+  # network boot: DHCP/proxy DHCP and TFTP; a real DHCP client and TFTP/HTTP client (net tier)
+  dnsmasq-base udhcpc curl
   # building the live image and booting it in qemu (make image, the vm tier)
   debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
-  qemu-system-x86 ovmf
+  qemu-system-x86 ovmf ipxe-qemu
 )
 
 missing=()

@@ -53,6 +53,19 @@ class Netbed:
         ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
         return ns
 
+    def tap(self, index: int) -> str:
+        """Turn client ``index`` into a port for a VM: its namespace bridges a tap device
+        (qemu's network card) to its cable, and keeps no address of its own."""
+        ns = self.host(index)
+        ip("-n", ns, "addr", "flush", "dev", "eth0")
+        ip("-n", ns, "tuntap", "add", "tap0", "mode", "tap")
+        ip("-n", ns, "link", "add", "brc", "type", "bridge", "mcast_snooping", "0")
+        for link in ("eth0", "tap0"):
+            ip("-n", ns, "link", "set", link, "master", "brc")
+            ip("-n", ns, "link", "set", link, "up")
+        ip("-n", ns, "link", "set", "brc", "up")
+        return "tap0"
+
     def cut(self, index: int) -> None:
         """Pull the client's cable."""
         ip("-n", self.bridge, "link", "set", f"v{index}o{self.tag}", "down")

@@ -19,13 +19,15 @@ ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 class Qemu:
     def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
                  memory: int = 2048, log: Path | None = None, usb_key: Path | None = None,
-                 kernel: tuple[Path, Path, str] | None = None, network: bool = False) -> None:
+                 kernel: tuple[Path, Path, str] | None = None, network: bool = False,
+                 netns: str | None = None, tap: str | None = None, mac: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oscar-vm-"))
         self.sock_path = self.dir / "serial.sock"
         self.log = log or self.dir / "serial.log"
         argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(memory), "-smp", "2",
                 "-display", "none", "-no-reboot",
-                *(["-nic", "user,model=virtio-net-pci"] if network else ["-nic", "none"]),
+                *(["-nic", "user,model=virtio-net-pci"] if network else
+                  [] if tap else ["-nic", "none"]),
                 "-chardev", f"socket,id=s0,path={self.sock_path},server=on,wait=off",
                 "-serial", "chardev:s0",
                 # The monitor: screendump shows tty1, which the serial line does not.
@@ -45,8 +47,15 @@ class Qemu:
             argv += ["-device", "qemu-xhci", "-drive",
                      f"if=none,id=stick,format=raw,readonly=on,file={usb_key}",
                      "-device", "usb-storage,drive=stick,bootindex=0"]
+        if tap is not None:
+            # A PC booting from its network card: qemu's iPXE ROM (BIOS and UEFI) on a tap
+            # device of a namespace bridged to the room; the NIC is the first boot device.
+            argv += ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+                     "-device", f"virtio-net-pci,netdev=n0,bootindex=0,mac={mac or '52:54:00:0a:0b:0c'}"]
         for index, disk in enumerate(disks):
             argv += ["-drive", f"file={disk},format=raw,if=virtio,index={index}"]
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns, *argv]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.sock = self._connect()
         self.raw = bytearray()

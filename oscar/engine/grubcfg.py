@@ -102,7 +102,7 @@ def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | Non
                 folder=templates_dir())) from exc
 
 
-def check(text: str) -> None:
+def check(text: str, hint: str | None = None) -> None:
     """grub-script-check the configuration; a failure keeps it from being used."""
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="oscar-grub-") as fh:
         fh.write(text)
@@ -113,7 +113,8 @@ def check(text: str) -> None:
         where = next((line for line in lines if line.startswith("Syntax error at line")),
                      lines[-1])
         custom = os.environ.get("OSCAR_GRUB_TEMPLATES")
+        if hint is None:
+            hint = (_("The working menu was kept; fix the templates in {folder}.").format(
+                folder=custom) if custom else _("The working menu was kept; report this as a bug."))
         raise OscarError(
-            _("The generated GRUB menu is not valid: {why}").format(why=where.strip()[:200]),
-            _("The working menu was kept; fix the templates in {folder}.").format(folder=custom)
-            if custom else _("The working menu was kept; report this as a bug."))
+            _("The generated GRUB menu is not valid: {why}").format(why=where.strip()[:200]), hint)

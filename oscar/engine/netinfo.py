@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ class Interface:
     address: str | None  # first IPv4 address
     broadcast: str | None
     up: bool
+    prefix: int | None = None  # of the first IPv4 address
 
 
 def parse_ip_json(text: str) -> list[Interface]:
@@ -27,7 +29,8 @@ def parse_ip_json(text: str) -> list[Interface]:
                                       if a.get("family") == "inet"]
         first = ipv4[0] if ipv4 else {}
         found.append(Interface(item["ifname"], item.get("address", ""), first.get("local"),
-                               first.get("broadcast"), "UP" in item.get("flags", [])))
+                               first.get("broadcast"), "UP" in item.get("flags", []),
+                               first.get("prefixlen")))
     return found
 
 
@@ -56,3 +59,36 @@ def choose(name: str | None) -> Interface:
                          _("Give --interface (interfaces: {list}).").format(
                              list=", ".join(i.name for i in found) or "-"))
     return usable[0]
+
+
+@dataclass(frozen=True)
+class Listener:
+    protocol: str  # udp or tcp
+    address: str
+    port: int
+    program: str  # what ss names ("dnsmasq"), "?" when it cannot tell
+
+
+_SS_USER = re.compile(r'\(\("([^"]+)",pid=(\d+)')
+
+
+def parse_ss(text: str, protocol: str) -> list[Listener]:
+    """`ss -H -l -n -p` lines: state, queues, local address:port, peer, users."""
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 5:
+            continue
+        address, _sep, port = words[3].rpartition(":")
+        if not port.isdigit():
+            continue
+        user = _SS_USER.search(line)
+        program = f"{user.group(1)} (pid {user.group(2)})" if user else "?"
+        found.append(Listener(protocol, address.strip("[]"), int(port), program))
+    return found
+
+
+def listeners() -> list[Listener]:
+    """The UDP and TCP ports programs of this PC (in this network namespace) listen on."""
+    return [*parse_ss(run.output(["ss", "-H", "-u", "-l", "-n", "-p"]), "udp"),
+            *parse_ss(run.output(["ss", "-H", "-t", "-l", "-n", "-p"]), "tcp")]

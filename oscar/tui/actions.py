@@ -16,6 +16,7 @@ from oscar.tui.context import Context
 from oscar.tui.deploy_flow import DeployFlow
 from oscar.tui.grub_flow import GrubFlow
 from oscar.tui.prepare_flow import PrepareFlow
+from oscar.tui.pxe_flow import PxeFlow
 from oscar.tui.restore_flow import RestoreFlow
 from oscar.tui.save_flow import SaveFlow
 
@@ -71,6 +72,10 @@ def grub(ctx: Context, item: menus.Item) -> None:
 
 def deploy(ctx: Context, item: menus.Item) -> None:
     DeployFlow(ctx, item.params).start()
+
+
+def pxe(ctx: Context, item: menus.Item) -> None:
+    PxeFlow(ctx).start()
 
 
 def show_help(ctx: Context, item: menus.Item) -> None:
@@ -141,6 +146,7 @@ ACTIONS: dict[str, Action] = {
     "prepare-disk": prepare_disk,
     "grub": grub,
     "deploy": deploy,
+    "pxe": pxe,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,
