@@ -85,6 +85,14 @@ class Flow:
         self.app.back_to(self.depth)
         self.app.error(exc)
 
+    def open_store(self) -> Store | None:
+        """The backup store, or None once its error is on the screen."""
+        try:
+            return self.ctx.store()
+        except OscarError as exc:
+            self.app.error(exc)
+            return None
+
 
 class DiskChoice(Flow):
     """A flow with a screen listing disks: it is drawn again when a disk is plugged in or

@@ -36,10 +36,8 @@ class DeployFlow(DiskChoice):
         self.disk: Disk | None = None
 
     def start(self) -> None:
-        try:
-            self.store = self.ctx.store()
-        except OscarError as exc:
-            self.app.error(exc)
+        self.store = self.open_store()
+        if self.store is None:
             return
         if self.proc.whole_disk:
             self.show_disks()

@@ -36,10 +36,8 @@ class SaveFlow(DiskChoice):
         self.compress = "zstd"
 
     def start(self) -> None:
-        try:
-            self.store = self.ctx.store()
-        except OscarError as exc:
-            self.app.error(exc)
+        self.store = self.open_store()
+        if self.store is None:
             return
         self.show_disks()
 
