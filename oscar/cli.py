@@ -362,7 +362,8 @@ def ask_yes_no(question: str) -> bool:
 def cmd_pxe_start(args: argparse.Namespace) -> int:
     from oscar.pxe import service
 
-    print(_("Looking for a DHCP server on {name}...").format(name=args.interface), flush=True)
+    if args.dhcp != "none":
+        print(_("Looking for a DHCP server on {name}...").format(name=args.interface), flush=True)
     prepared = service.prepare(service.StartOptions(
         args.interface, args.dhcp, args.range, args.address, args.store, args.live_dir,
         args.timeout), ask_yes_no)

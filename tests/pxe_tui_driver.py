@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from oscar import bootinstall
 from oscar.tui import actions

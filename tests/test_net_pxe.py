@@ -185,6 +185,13 @@ def test_no_dhcp_server_no_lease_without_consent_then_with_it(net: Net) -> None:
     assert lease["serverid"] == net.bed.address(SERVER)
     assert 50 <= int(lease["ip"].rsplit(".", 1)[1]) <= 60
     assert "router" not in lease and "dns" not in lease  # OSCAR is neither
+    assert "boot_file" not in lease  # not a PXE firmware: no boot file
+    # a PXE firmware gets its boot file in the offer: UEFI x86-64 (7 and 9) and BIOS (0)
+    for arch, boot_file in ((7, "boot/grub/core.efi"), (9, "boot/grub/core.efi"),
+                            (0, "boot/grub/core.0")):
+        (offer,) = net.client_probe(arch=arch)
+        assert offer.server == net.bed.address(SERVER) and offer.leases, offer
+        assert (offer.boot_file, offer.next_server) == (boot_file, net.bed.address(SERVER))
     status = net.oscar(SERVER, "pxe", "status")
     assert f"Leased: {lease['ip']}" in status.stdout
     assert net.oscar(SERVER, "pxe", "stop").returncode == 0

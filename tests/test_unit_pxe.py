@@ -138,9 +138,11 @@ def test_dnsmasq_config_per_mode_passes_dnsmasq_test(mode: str, tmp_path: Path) 
     assert ("dhcp-range=10.0.0.0,proxy,255.255.255.0" in lines) == (mode == "proxy")
     assert ("dhcp-range=10.0.0.100,10.0.0.199,255.255.255.0,1h" in lines) == (mode == "full")
     assert any(line.startswith("pxe-service=x86PC,") and line.endswith("boot/grub/core.0")
-               for line in lines) == (mode != "none")
-    assert sum(line.endswith("boot/grub/core.efi") for line in lines) == (2 if mode != "none"
-                                                                           else 0)
+               for line in lines) == (mode == "proxy")
+    assert sum(line.startswith("pxe-service=") and line.endswith("boot/grub/core.efi")
+               for line in lines) == (2 if mode == "proxy" else 0)
+    assert ("dhcp-boot=tag:pxe,tag:efi64,boot/grub/core.efi" in lines) == (mode == "full")
+    assert ("dhcp-boot=tag:pxe,tag:!efi64,boot/grub/core.0" in lines) == (mode == "full")
 
 
 def test_a_broken_dnsmasq_config_is_refused(tmp_path: Path) -> None:

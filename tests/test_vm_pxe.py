@@ -144,7 +144,8 @@ def test_uefi_pc_boots_from_the_network_into_the_menu_behind_the_password(
                 vm.wait_for("Enter password:", 60)
                 vm.send(PASSWORD + "\r")
                 vm.wait_for("Connecting to", BOOT_TIMEOUT)
-                vm.wait_for("Sauvegarde", BOOT_TIMEOUT)  # the OSCAR menu, in French
+                # the OSCAR menu, in the server's language (the tests run OSCAR in English)
+                vm.wait_for("Save the partitions of this PC", BOOT_TIMEOUT)
             finally:
                 vm.close()
             status = pxe(bed, tmp_path, "status")
