@@ -102,8 +102,9 @@ def _users_gone(argv: list[str]) -> None:
 
 
 def release_mount(point: Path) -> None:
-    if sh("umount", str(point), check=False).returncode == 0:
+    if sh("umount", str(point), check=False).returncode == 0 or not os.path.ismount(point):
         return
+    # only on a mount point: `fuser -m` on a plain folder means its whole filesystem (/)
     _users_gone(["-m", str(point)])
     if sh("umount", str(point), check=False).returncode != 0:
         sh("umount", "-l", str(point), check=False)
