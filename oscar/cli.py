@@ -405,6 +405,47 @@ def cmd_pxe_serve(args: argparse.Namespace) -> int:
     return service.serve(Path(args.state_dir))
 
 
+def own_mac() -> str:
+    """This PC's MAC: the only network card with a link, else the only one at all."""
+    from oscar.engine import netinfo
+
+    cards = [i for i in netinfo.interfaces() if i.name != "lo" and i.mac]
+    up = [i for i in cards if i.up]
+    for group in (up, cards):
+        if len(group) == 1:
+            return group[0].mac
+    raise UsageError(_("Cannot tell which network card is this PC's ({count} found).").format(
+        count=len(cards)), _("Give --mac."))
+
+
+def cmd_personalise(args: argparse.Namespace) -> int:
+    from oscar.personalise import clients as clients_file
+    from oscar.personalise.apply import Personaliser
+
+    room = clients_file.load(Path(args.clients))
+    if args.check:
+        print(_("{path}: {n} clients, no problem.").format(path=args.clients,
+                                                          n=len(room.clients)))
+        return 0
+    mac = args.mac or own_mac()
+    client = room.for_mac(mac)
+    if client is None:
+        raise UsageError(_("The clients file has no line for {mac}.").format(mac=mac),
+                         _("Add this PC's line, or give another --mac."))
+    disk = probe.resolve_disk(args.disk)
+    personaliser = Personaliser(disk, client, TerminalProgress())
+    confirm(personaliser.plan, args.yes,
+            _("These systems will be changed. Type 'oui' (yes) to continue:"))
+    result = personaliser.run()
+    for number, changes in sorted(result.changes.items()):
+        for change in changes:
+            print(_("partition {n}: {change}").format(n=number, change=change))
+    for number, why in sorted(result.skipped.items()):
+        print(_("partition {n}: left alone ({why})").format(n=number, why=why))
+    print(_("{disk} is now {name}.").format(disk=disk.path, name=client.hostname))
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -575,6 +616,16 @@ def build_parser() -> argparse.ArgumentParser:
     d = pxesub.add_parser("serve", help=argparse.SUPPRESS)  # the supervisor, started by start
     d.add_argument("--state-dir", required=True)
     d.set_defaults(func=cmd_pxe_serve)
+
+    p = sub.add_parser("personalise", help=_("make a cloned PC its own: name, address, "
+                                             "licence key, domain or workgroup (OSCAR_déploie)"))
+    p.add_argument("--disk", required=True, help=_("the PC's disk (path or identity)"))
+    p.add_argument("--clients", required=True, help=_("the room's clients file (YAML or CSV)"))
+    p.add_argument("--mac", help=_("the line to apply (default: this PC's network card)"))
+    p.add_argument("--check", action="store_true",
+                   help=_("only check the clients file, write nothing"))
+    p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    p.set_defaults(func=cmd_personalise)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

@@ -343,7 +343,8 @@ def fill_linux(root: Path, mb: int, rng: random.Random,
         key.chmod(0o600)
         (etc / "ssh" / f"ssh_host_{kind}_key.pub").write_text(f"ssh-{kind} AAAA{rng.randbytes(8).hex()}\n")
     (etc / "network").mkdir()
-    (etc / "network/interfaces").write_text("auto lo\niface lo inet loopback\n")
+    (etc / "network/interfaces").write_text(
+        "auto lo\niface lo inet loopback\n\nallow-hotplug enp1s0\niface enp1s0 inet dhcp\n")
     home = root / "home/eleve"
     # Half of the budget is a real system tree (thousands of small files, as /usr is), half
     # user documents (fewer, bigger files).

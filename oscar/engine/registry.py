@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,17 @@ def read_string(hive: Path, path: str, key: str) -> str | None:
 def read_dword(hive: Path, path: str, key: str) -> int | None:
     found = _value(hive, path, key)
     return int(found[0].value_dword(found[1])) if found else None
+
+
+def set_values(hive: Path, values: dict[str, dict[str, str | int]]) -> None:
+    """Write string (REG_SZ) and integer (REG_DWORD) values, keys made as needed, committed in
+    place: {"ControlSet001\\\\Control\\\\ComputerName\\\\ComputerName": {"ComputerName": "PC"}}."""
+    h = hivex.Hivex(str(hive), write=True)
+    for path, items in values.items():
+        _set(h, path, {key: (REG_SZ, _sz(value)) if isinstance(value, str)
+                       else (REG_DWORD, _dword(value)) for key, value in items.items()})
+    # a whole new hive beside the old one, then in its place: a hive half-written by a
+    # power cut would leave Windows unable to start
+    tmp = hive.with_name(hive.name + ".oscar-new")
+    h.commit(str(tmp))
+    os.replace(tmp, hive)

@@ -1,0 +1,272 @@
+"""The clients file of a room: per MAC address, what makes that PC itself. YAML or CSV; every
+bad line is reported with its number before anything is written (no I/O on disks here).
+
+YAML::
+
+    defaults: {prefix: 24, gateway: 10.0.12.254, dns: [10.0.0.10], workgroup: SALLE12}
+    clients:
+      - {mac: "52:54:00:12:00:01", hostname: S12-PC01, ip: 10.0.12.101}
+      - {mac: "52:54:00:12:00:02", hostname: S12-PC02, ip: dhcp}
+
+CSV (header line, one PC per line; ``dns`` separated by spaces)::
+
+    mac,hostname,ip,prefix,gateway,dns,product_key,domain,ou,join_user,workgroup
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from oscar.errors import UsageError
+from oscar.i18n import _
+
+FIELDS = ("mac", "hostname", "ip", "prefix", "gateway", "dns", "product_key", "domain", "ou",
+          "join_user", "workgroup")
+MAC = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$", re.IGNORECASE)
+# What Windows accepts as a computer name: the NetBIOS name is at most 15 characters; letters,
+# digits and hyphens travel safely through DNS and NetBIOS alike; a name of digits only is
+# refused by Windows itself.
+HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?$")
+PRODUCT_KEY = re.compile(r"^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$")
+WORKGROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z]{2,63}$")
+
+
+@dataclass(frozen=True)
+class Network:
+    address: ipaddress.IPv4Interface
+    gateway: ipaddress.IPv4Address | None
+    dns: tuple[ipaddress.IPv4Address, ...]
+
+
+@dataclass(frozen=True)
+class Client:
+    line: int
+    mac: str  # lower case, colons
+    hostname: str
+    network: Network | None  # None: DHCP
+    product_key: str | None = None
+    domain: str | None = None
+    ou: str | None = None
+    join_user: str | None = None
+    workgroup: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return _("line {line}: {message}").format(line=self.line, message=self.message)
+
+
+@dataclass
+class ClientsFile:
+    path: str
+    clients: list[Client] = field(default_factory=list)
+
+    def for_mac(self, mac: str) -> Client | None:
+        wanted = normalise_mac(mac)
+        return next((c for c in self.clients if c.mac == wanted), None)
+
+
+def normalise_mac(mac: str) -> str:
+    return mac.strip().lower().replace("-", ":")
+
+
+# -- reading: rows with their line numbers ------------------------------------------------
+def _yaml_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [], [Problem(mark.line + 1 if mark else 1,
+                            _("not valid YAML: {why}").format(why=getattr(exc, "problem", exc)))]
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return [], [Problem(1, _("the file must hold 'clients:' (and optionally 'defaults:')"))]
+    data = yaml.safe_load(text)
+    defaults = data.get("defaults") or {}
+    problems = []
+    if not isinstance(defaults, dict):
+        problems.append(Problem(1, _("'defaults' must be a mapping")))
+        defaults = {}
+    unknown = sorted(set(data) - {"defaults", "clients"})
+    if unknown:
+        problems.append(Problem(1, _("unknown section: {names}").format(names=", ".join(unknown))))
+    nodes = {key.value: value for key, value in root.value}
+    clients_node = nodes.get("clients")
+    if not isinstance(clients_node, yaml.SequenceNode):
+        return [], [*problems, Problem(1, _("'clients' must be a list of PCs"))]
+    rows = []
+    for index, item in enumerate(data["clients"]):
+        line = clients_node.value[index].start_mark.line + 1
+        if not isinstance(item, dict):
+            problems.append(Problem(line, _("each client must be a mapping (mac: ..., "
+                                            "hostname: ...)")))
+            continue
+        rows.append((line, {**defaults, **item}))
+    return rows, problems
+
+
+def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    unknown = [h for h in header if h not in FIELDS]
+    if not header or "mac" not in header:
+        return [], [Problem(1, _("the first line must name the columns, mac and hostname "
+                                 "among them"))]
+    problems = [Problem(1, _("unknown column: {names}").format(names=", ".join(unknown)))] \
+        if unknown else []
+    rows = []
+    for raw in reader:
+        values = {(k or "").strip(): (v or "").strip() for k, v in raw.items()
+                  if k is not None and (v or "").strip()}
+        if values and not values.get("mac", "").startswith("#"):
+            if "dns" in values:
+                values["dns"] = values["dns"].split()
+            rows.append((reader.line_num, values))
+    return rows, problems
+
+
+# -- checking ------------------------------------------------------------------------------
+def _network(values: dict[str, Any], line: int, problems: list[Problem]) -> Network | None:
+    ip = str(values.get("ip", "dhcp")).strip()
+    if ip.lower() == "dhcp":
+        return None
+    prefix = values.get("prefix")
+    text = ip if "/" in ip else f"{ip}/{prefix}" if prefix is not None else ip
+    try:
+        address = ipaddress.IPv4Interface(text)
+    except ValueError:
+        problems.append(Problem(line, _("'{ip}' is not an IPv4 address with its prefix "
+                                        "(ip: 10.0.12.101, prefix: 24, or dhcp)").format(ip=ip)))
+        return None
+    if "/" not in text:
+        problems.append(Problem(line, _("{ip}: give its prefix (prefix: 24)").format(ip=ip)))
+        return None
+    net = address.network
+    if address.ip in (net.network_address, net.broadcast_address) and net.prefixlen < 31:
+        problems.append(Problem(line, _("{ip} is the network's own or broadcast address, not "
+                                        "a PC's").format(ip=address.ip)))
+    gateway = None
+    if values.get("gateway"):
+        try:
+            gateway = ipaddress.IPv4Address(str(values["gateway"]).strip())
+        except ValueError:
+            problems.append(Problem(line, _("'{gw}' is not an IPv4 address").format(
+                gw=values["gateway"])))
+        else:
+            if gateway not in net:
+                problems.append(Problem(line, _("the gateway {gw} is outside {net}").format(
+                    gw=gateway, net=net)))
+            elif gateway == address.ip:
+                problems.append(Problem(line, _("the gateway {gw} is the PC's own address")
+                                        .format(gw=gateway)))
+    dns_values = values.get("dns") or []
+    if isinstance(dns_values, str):
+        dns_values = dns_values.split()
+    dns = []
+    for item in dns_values:
+        try:
+            dns.append(ipaddress.IPv4Address(str(item).strip()))
+        except ValueError:
+            problems.append(Problem(line, _("'{dns}' is not an IPv4 address").format(dns=item)))
+    return Network(address, gateway, tuple(dns))
+
+
+def _client(line: int, values: dict[str, Any], problems: list[Problem]) -> Client | None:
+    before = len(problems)
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        problems.append(Problem(line, _("unknown field: {names}").format(names=", ".join(unknown))))
+    mac = normalise_mac(str(values.get("mac", "")))
+    hostname = str(values.get("hostname", "")).strip()
+    if not MAC.match(mac):
+        problems.append(Problem(line, _("'{mac}' is not a MAC address (52:54:00:12:00:01)")
+                                .format(mac=values.get("mac", ""))))
+    if not hostname:
+        problems.append(Problem(line, _("no hostname")))
+    elif not HOSTNAME.match(hostname) or hostname.isdigit():
+        problems.append(Problem(line, _("'{name}' is not a name Windows accepts: 1 to 15 "
+                                        "letters, digits or hyphens, not only digits, no hyphen "
+                                        "at either end").format(name=hostname)))
+    network = _network(values, line, problems)
+    key = str(values.get("product_key") or "").strip().upper() or None
+    if key is not None and not PRODUCT_KEY.match(key):
+        problems.append(Problem(line, _("'{key}' is not a product key "
+                                        "(XXXXX-XXXXX-XXXXX-XXXXX-XXXXX)").format(key=key)))
+    domain = str(values.get("domain") or "").strip() or None
+    workgroup = str(values.get("workgroup") or "").strip() or None
+    if domain and workgroup:
+        problems.append(Problem(line, _("a PC joins a domain or a workgroup, not both")))
+    if domain is not None and not DOMAIN.match(domain):
+        problems.append(Problem(line, _("'{domain}' is not a domain name (college.local)")
+                                .format(domain=domain)))
+    if domain is not None and not values.get("join_user"):
+        problems.append(Problem(line, _("joining {domain} needs join_user (the account allowed "
+                                        "to join PCs)").format(domain=domain)))
+    if workgroup is not None and not WORKGROUP.match(workgroup):
+        problems.append(Problem(line, _("'{name}' is not a workgroup name (15 characters at "
+                                        "most)").format(name=workgroup)))
+    if len(problems) > before:
+        return None
+    return Client(line, mac, hostname, network, key, domain,
+                  str(values.get("ou") or "").strip() or None,
+                  str(values.get("join_user") or "").strip() or None, workgroup)
+
+
+def _duplicates(clients: Iterable[Client], problems: list[Problem]) -> None:
+    """A MAC, a hostname (Windows ignores case) or an address given to two PCs."""
+    seen: dict[tuple[str, str], int] = {}
+    for c in clients:
+        keys = [("mac", c.mac, _("MAC address {value}").format(value=c.mac)),
+                ("name", c.hostname.upper(), _("hostname {value}").format(value=c.hostname))]
+        if c.network is not None:
+            ip = str(c.network.address.ip)
+            keys.append(("ip", ip, _("address {value}").format(value=ip)))
+        for kind, key, what in keys:
+            other = seen.setdefault((kind, key), c.line)
+            if other != c.line:
+                problems.append(Problem(c.line, _("{what} is already on line {other}").format(
+                    what=what, other=other)))
+
+
+def parse(text: str, path: str = "-") -> tuple[ClientsFile, list[Problem]]:
+    """Every client that is right, and every problem (line order)."""
+    is_csv = path.lower().endswith(".csv") or (
+        not path.lower().endswith((".yaml", ".yml")) and text.lstrip().lower().startswith("mac"))
+    rows, problems = (_csv_rows if is_csv else _yaml_rows)(text)
+    clients = [c for line, values in rows if (c := _client(line, values, problems)) is not None]
+    _duplicates(clients, problems)
+    if not rows and not problems:
+        problems.append(Problem(1, _("no client in the file")))
+    problems.sort(key=lambda p: p.line)
+    return ClientsFile(path, clients), problems
+
+
+def load(path: Path) -> ClientsFile:
+    """The clients file, or UsageError listing every bad line (nothing is written before)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(_("The clients file {path} cannot be read: {why}").format(
+            path=path, why=exc.strerror), _("Give the room's clients file (YAML or CSV).")) \
+            from exc
+    clients, problems = parse(text, str(path))
+    if problems:
+        raise UsageError(
+            _("The clients file {path} has {n} problem(s):").format(path=path, n=len(problems))
+            + "\n" + "\n".join(f"  {p}" for p in problems),
+            _("Fix these lines; nothing was written to any disk."))
+    return clients
