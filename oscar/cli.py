@@ -290,7 +290,7 @@ def cmd_deploy_send(args: argparse.Namespace) -> int:
         _save_whole_disk(args, store)
     sender = Sender(SendOptions(args.store, args.name, proc.name, args.mode, args.clients,
                                 args.max_wait, args.interface, args.then,
-                                max_bitrate=args.max_bitrate))
+                                max_bitrate=args.max_bitrate, clients_file=args.clients_file))
     print(_("Checking the backup before sending it..."), flush=True)
     sender.check_backup(TerminalProgress())
     print(_("Deployment '{name}' ({procedure}, {mode}) on {interface} ({address}): "
@@ -446,6 +446,28 @@ def cmd_personalise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clients_template(args: argparse.Namespace) -> int:
+    from oscar.personalise import clients as clients_file
+
+    try:
+        report = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(_("The report {path} cannot be read: {why}").format(
+            path=args.report, why=exc), _("Give the JSON report of a deployment "
+                                          "(NAME/logs/deploy-*.json).")) from exc
+    text = clients_file.template_from_report(report if isinstance(report, dict) else {})
+    if args.output is None:
+        print(text, end="")
+        return 0
+    output = Path(args.output)
+    if output.exists():
+        raise UsageError(_("{path} already exists.").format(path=output),
+                         _("Give another --output; OSCAR does not overwrite a clients file."))
+    output.write_text(text, encoding="utf-8")
+    print(_("Clients file written: {path} (edit the names and addresses).").format(path=output))
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace) -> int:
     from oscar.tui.main import main as tui_main
 
@@ -582,6 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the school's network)"))
     d.add_argument("--then", default="none", choices=("none", "reboot", "poweroff"),
                    help=_("what the clients do when done"))
+    d.add_argument("--clients-file", help=_("OSCAR_déploie: each client takes its name, "
+                                             "address, key and domain from this file"))
     d.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     d.set_defaults(func=cmd_deploy_send)
     d = deploysub.add_parser("receive", help=_("a client: receive a deployment"))
@@ -626,6 +650,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_("only check the clients file, write nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_personalise)
+
+    p = sub.add_parser("clients", help=_("the clients files of OSCAR_déploie"))
+    clientsub = p.add_subparsers(dest="clients_verb", required=True)
+    d = clientsub.add_parser("template", help=_("a clients file with the MACs a deployment saw"))
+    d.add_argument("--report", required=True, help=_("the deployment's JSON report"))
+    d.add_argument("--output", help=_("where to write it (default: standard output)"))
+    d.set_defaults(func=cmd_clients_template)
 
     p = sub.add_parser("tui", help=_("the OSCAR menu"))
     p.add_argument("--restaure", action="store_true",

@@ -19,6 +19,7 @@ from oscar.engine.mount import mounted
 from tests.conftest import (
     LabDisks,
     fs_clean,
+    hash_device,
     make_lab,
     oscar,
     sh,
@@ -472,3 +473,63 @@ def test_a_client_cut_off_midway_is_dropped_and_catches_up(room: Room) -> None:
         assert by_ip(room, report, index)["mode"] == "multicast"
     for disk in room.disks[:3]:
         assert_like_model(room, disk)
+
+
+def test_oscar_deploie_personalises_each_client_from_the_clients_file(room: Room) -> None:
+    """Three clients, a clients file with lines for two: each of those gets its own name in
+    its SYSTEM hive and its Linux, and its address; the third is left as deployed and the
+    report names its MAC."""
+    from oscar.engine import registry
+    from oscar.personalise import linux, windows
+
+    macs = {i: json.loads(sh("ip", "-n", room.bed.host(i), "-json", "link", "show",
+                             "eth0").stdout)[0]["address"] for i in (1, 2, 3)}
+    clients_file = room.tmp / "salle12.csv"
+    clients_file.write_text(
+        "mac,hostname,ip,prefix,gateway,dns,workgroup\n"
+        f"{macs[1]},S12-PC01,10.0.12.101,24,10.0.12.254,10.0.0.10,SALLE12\n"
+        f"{macs[2]},S12-PC02,dhcp,,,,SALLE12\n")
+    code, report, logs = deploy(room, "formate", "multicast", [1, 2, 3],
+                                extra=("--clients-file", str(clients_file)))
+    assert code == 0, logs[0]
+    assert results(report) == {room.bed.address(i): "done" for i in (1, 2, 3)}
+    assert report["personalising"] is True
+    assert by_ip(room, report, 1)["personalised"] == "S12-PC01"
+    assert by_ip(room, report, 2)["personalised"] == "S12-PC02"
+    assert by_ip(room, report, 3)["no_line"] is True
+    assert f"no line in the clients file: {macs[3]}" in logs[0]
+    for index, name in ((1, "S12-PC01"), (2, "S12-PC02")):
+        disk = room.disks[index - 1]
+        fs_clean(partition_path(disk, 1), "ntfs")
+        with mounted(partition_path(disk, 1), "ntfs", readonly=True) as win:
+            assert registry.read_string(
+                win / windows.SYSTEM, "ControlSet001\\Control\\ComputerName\\ComputerName",
+                "ComputerName") == name
+        with mounted(partition_path(disk, 2), "ext4", readonly=True) as root:
+            assert (root / "etc/hostname").read_text() == name.lower() + "\n"
+            assert f"127.0.1.1\t{name.lower()}" in (root / "etc/hosts").read_text()
+            assert (root / "etc/machine-id").read_text() == ""
+            assert not list((root / "etc/ssh").glob("ssh_host_*"))
+            assert (root / linux.FIRSTBOOT_LINK).is_symlink()
+            interfaces = (root / "etc/network/interfaces").read_text()
+            if index == 1:
+                assert "address 10.0.12.101/24" in interfaces and "gateway 10.0.12.254" in interfaces
+            else:
+                assert "iface enp1s0 inet dhcp" in interfaces
+    assert_like_model(room, room.disks[2])  # no line: exactly the model
+
+
+def test_a_bad_clients_file_is_refused_before_any_client_is_written(room: Room) -> None:
+    before = [hash_device(d) for d in room.disks[:3]]
+    bad = room.tmp / "bad.yaml"
+    bad.write_text("clients:\n  - {mac: '52:54:00:00:00:01', hostname: A}\n"
+                   "  - {mac: '52:54:00:00:00:01', hostname: 'B B'}\n")
+    proc = room.bed.oscar(0, "deploy", "send", "--procedure", "restaure", "--store",
+                          str(room.lab.store), "--name", BACKUP, "--clients-file", str(bad),
+                          "--yes", log=room.tmp / "bad-clients.log")
+    assert proc.wait(timeout=120) == 2
+    text = (room.tmp / "bad-clients.log").read_text()
+    assert "line 3: MAC address 52:54:00:00:00:01 is already on line 2" in text
+    assert "line 3: 'B B' is not a name Windows accepts" in text
+    assert [hash_device(d) for d in room.disks[:3]] == before
+    assert_nothing_left(room)

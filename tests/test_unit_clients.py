@@ -131,3 +131,39 @@ def test_load_refuses_with_every_problem_and_a_hint(tmp_path: Path) -> None:
         clients.load(tmp_path / "missing.yaml")
     path.write_text("mac,hostname,ip\n52:54:00:12:00:01,PC1,dhcp\n")
     assert [c.hostname for c in clients.load(path).clients] == ["PC1"]
+
+
+def test_template_from_a_deployment_report_is_a_valid_clients_file() -> None:
+    report = {"session": "abc", "backup": "salle12", "clients": [
+        {"mac": "52:54:00:12:00:02"}, {"mac": "52-54-00-12-00-01"}, {"mac": "52:54:00:12:00:02"},
+        {"mac": "junk"}]}
+    text = clients.template_from_report(report)
+    assert text.startswith("# OSCAR_déploie clients file, from the deployment abc of salle12.")
+    parsed, problems = clients.parse(text, "salle12.yaml")
+    assert problems == []
+    assert [(c.mac, c.hostname, c.network) for c in parsed.clients] == [
+        ("52:54:00:12:00:02", "PC01", None), ("52:54:00:12:00:01", "PC02", None)]
+    with pytest.raises(UsageError):
+        clients.template_from_report({"clients": []})
+
+
+def test_the_deployment_report_says_who_was_personalised() -> None:
+    from oscar.deploy.report import Report
+    from oscar.deploy.room import NO_LINE, Room
+
+    room = Room()
+    for mac in ("52:54:00:12:00:01", "52:54:00:12:00:02"):
+        room.register(mac, "10.0.12.9", "multicast")
+    room.report("52:54:00:12:00:01", {"state": "done", "personalised": "S12-PC01"})
+    room.report("52:54:00:12:00:02", {"state": "done", "personalised": NO_LINE})
+    report = Report("s", "salle12", "formate", "multicast", "t", "t", 0, room.snapshot(),
+                    personalising=True)
+    text = report.to_markdown()
+    assert "- personalised: 1/2" in text
+    assert "- no line in the clients file: 52:54:00:12:00:02" in text
+    assert "| S12-PC01 |" in text and "| no line |" in text
+    data = report.to_dict()
+    assert [(c["personalised"], c["no_line"]) for c in data["clients"]] == [
+        ("S12-PC01", False), (None, True)]
+    plain = Report("s", "salle12", "formate", "multicast", "t", "t", 0, room.snapshot())
+    assert "no line in the clients file" not in plain.to_markdown()

@@ -16,6 +16,7 @@ from typing import Any
 
 from oscar import checksums, manifest, oscarpart, probe, run
 from oscar.deploy import beacon, control, procedures, stream
+from oscar.deploy.room import NO_LINE
 from oscar.deploy.sources import (
     Counter,
     HttpMembers,
@@ -29,6 +30,8 @@ from oscar.engine import netinfo, udpcast
 from oscar.engine.mount import mounted
 from oscar.errors import BackupInvalid, OscarError, TargetRefused, UsageError
 from oscar.i18n import _
+from oscar.personalise import clients as clients_file
+from oscar.personalise.apply import Personaliser
 from oscar.progress import NullProgress, Progress
 from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Store
@@ -79,13 +82,15 @@ class Reporter:
         self.state = "registered"
         self.error = ""
         self.counter: Counter | None = None
+        self.personalised = ""  # the name OSCAR_déploie gave this PC, or NO_LINE
         # set while waiting for a multicast session: the server says it started without us
         self.on_catch_up: Callable[[], None] | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="deploy-report")
 
     def _payload(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"mac": self.mac, "state": self.state, "error": self.error}
+        data: dict[str, Any] = {"mac": self.mac, "state": self.state, "error": self.error,
+                                "personalised": self.personalised}
         if self.counter is not None:
             data |= {"percent": round(100 * self.counter.fraction, 1),
                      "done_bytes": self.counter.done, "rate": self.counter.rate}
@@ -158,6 +163,8 @@ class Receiver:
                     "disk_size": self.target.size, "hostname": socket.gethostname()})
                 self.mode = "http"
                 self._attempt(reporter, "http")
+            if "clients" in self.header:
+                self._personalise(reporter)
             reporter.set("done")
         except OscarError as exc:
             reporter.set("refused" if isinstance(exc, TargetRefused | UsageError) else "failed",
@@ -219,6 +226,28 @@ class Receiver:
                 reporter.on_catch_up = None
                 if udp is not None:
                     udp.stop()
+
+    def _personalise(self, reporter: Reporter) -> None:
+        """OSCAR_déploie: this PC's line of the clients file, by its MAC; without one the PC
+        is left as deployed and the server's report says so."""
+        sent = self.header["clients"]
+        room, problems = clients_file.parse(str(sent["text"]), str(sent["name"]))
+        if problems:  # the server checked it: only a changed file in transit gets here
+            raise UsageError(_("The clients file {path} has {n} problem(s):").format(
+                path=sent["name"], n=len(problems)), str(problems[0]))
+        client = room.for_mac(self.iface.mac)
+        if client is None:
+            log.warning("no line for %s in %s: left as deployed", self.iface.mac, sent["name"])
+            reporter.personalised = NO_LINE
+            return
+        reporter.set("personalising")
+        # by path: a table just written may have changed the identity of a disk with no serial
+        target = probe.resolve_disk(self.target.path, with_usage=True)
+        result = Personaliser(target, client, self.progress).run()
+        for number, changes in sorted(result.changes.items()):
+            for change in changes:
+                log.info("personalised partition %d: %s", number, change)
+        reporter.personalised = client.hostname
 
     @contextlib.contextmanager
     def _own_store(self, *, readonly: bool) -> Iterator[Store | None]:

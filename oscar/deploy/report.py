@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from oscar.deploy.room import Client
+from oscar.deploy.room import NO_LINE, Client
 from oscar.i18n import _
 
 MB = 1_000_000
@@ -24,6 +24,7 @@ class Report:
     ended: str = ""
     sent_bytes: int = 0
     clients: list[Client] = field(default_factory=list)
+    personalising: bool = False  # a clients file was sent with the backup
 
     @property
     def succeeded(self) -> int:
@@ -33,6 +34,7 @@ class Report:
         return {"session": self.session, "backup": self.backup, "procedure": self.procedure,
                 "mode": self.mode, "started": self.started, "ended": self.ended,
                 "sent_bytes": self.sent_bytes, "succeeded": self.succeeded,
+                "personalising": self.personalising,
                 "clients": [_client_json(c) for c in self.clients]}
 
     def to_json(self) -> str:
@@ -42,29 +44,44 @@ class Report:
         lines = [f"# {_('Deployment')} {self.backup} — {self.procedure} ({self.mode})", "",
                  f"- {_('session')}: {self.session}",
                  f"- {_('started')}: {self.started}", f"- {_('ended')}: {self.ended}",
-                 f"- {_('clients done')}: {self.succeeded}/{len(self.clients)}", "",
-                 "| MAC | IP | " + " | ".join([_("result"), _("mode"), _("duration"), "MB/s",
-                                                _("attempts"), _("error")]) + " |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                 f"- {_('clients done')}: {self.succeeded}/{len(self.clients)}"]
+        if self.personalising:
+            named = [c for c in self.clients if c.personalised and c.personalised != NO_LINE]
+            missing = [c.mac for c in self.clients if c.personalised == NO_LINE]
+            lines.append(f"- {_('personalised')}: {len(named)}/{len(self.clients)}")
+            lines.append(f"- {_('no line in the clients file')}: {', '.join(missing) or '-'}")
+        lines += ["", "| MAC | IP | " + " | ".join([
+                      _("result"), _("mode"), _("duration"), "MB/s", _("attempts"),
+                      _("personalised"), _("error")]) + " |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for c in self.clients:
             duration = f"{c.duration:.0f} s" if c.duration is not None else "-"
             error = (c.error or "-").replace("|", "/").replace("\n", " ")
             lines.append(f"| {c.mac} | {c.ip} | {c.state} | {c.mode} | {duration} | "
-                         f"{c.rate / MB:.1f} | {c.attempts} | {error} |")
+                         f"{c.rate / MB:.1f} | {c.attempts} | {personalised_label(c)} | {error} |")
         return "\n".join(lines) + "\n"
+
+
+def personalised_label(c: Client) -> str:
+    if c.personalised == NO_LINE:
+        return _("no line")
+    return c.personalised or "-"
 
 
 def _client_json(c: Client) -> dict[str, Any]:
     return {"mac": c.mac, "ip": c.ip, "disk": c.disk, "disk_size": c.disk_size,
             "result": c.state, "mode": c.mode, "duration": c.duration,
             "mb_per_s": round(c.rate / MB, 2), "bytes": c.done_bytes, "attempts": c.attempts,
-            "earlier": c.history, "error": c.error}
+            "earlier": c.history, "error": c.error,
+            "personalised": None if c.personalised in ("", NO_LINE) else c.personalised,
+            "no_line": c.personalised == NO_LINE}
 
 
 def state_label(state: str) -> str:
     labels = {
         "registered": _("registered"), "waiting": _("waiting"), "receiving": _("receiving"),
-        "writing": _("writing"), "verifying": _("verifying"), "done": _("done"),
+        "writing": _("writing"), "verifying": _("verifying"),
+        "personalising": _("personalising"), "done": _("done"),
         "failed": _("failed"), "refused": _("refused"),
     }
     return labels.get(state, state)

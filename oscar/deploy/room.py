@@ -11,6 +11,7 @@ from typing import Any
 from oscar.i18n import _
 
 FINAL = ("done", "failed", "refused")
+NO_LINE = "-no-line-"  # the clients file has no line for this MAC: left as deployed
 # A client reports at least every few seconds while it works; silence this long means it was
 # stopped or cut off (the server then reports it failed, and the others go on).
 LOST_AFTER = 20.0
@@ -35,6 +36,8 @@ class Client:
     ended_at: float | None = None
     last_seen: float = field(default_factory=time.time)
     history: list[str] = field(default_factory=list)  # earlier attempts' results
+    # OSCAR_déploie: "" (no clients file), the name it got, or NO_LINE
+    personalised: str = ""
 
     @property
     def final(self) -> bool:
@@ -90,6 +93,8 @@ class Room:
                 client.done_bytes = values["done_bytes"]
             if isinstance(values.get("error"), str) and values["error"]:
                 client.error = values["error"][:500]
+            if isinstance(values.get("personalised"), str) and values["personalised"]:
+                client.personalised = values["personalised"][:64]
             self.changed.notify_all()
             return True
 

@@ -27,6 +27,7 @@ from oscar.deploy.room import Room
 from oscar.engine import lighttpd, netinfo, udpcast
 from oscar.errors import OscarError, UsageError
 from oscar.i18n import _
+from oscar.personalise import clients as clients_file
 from oscar.progress import Progress
 from oscar.store import Store, fsync_dir
 from oscar.verify import check_integrity
@@ -56,6 +57,7 @@ class SendOptions:
     control_port: int = CONTROL_PORT
     http_port: int = HTTP_PORT
     max_bitrate: str | None = None
+    clients_file: str | None = None  # OSCAR_déploie: each client personalises itself from it
 
 
 def build_header(folder: Path, man: manifest.Manifest, proc: procedures.Procedure,
@@ -110,6 +112,13 @@ class Sender:
         self.http_url = f"http://{address}:{opts.http_port}/{self.man.name}/"
         self.header = build_header(self.folder, self.man, self.proc, self.session, opts,
                                    self.http_url)
+        if opts.clients_file is not None:
+            # checked whole now: a bad line is refused before any client is written
+            path = Path(opts.clients_file)
+            room = clients_file.load(path)
+            self.header["clients"] = {"name": path.name,
+                                      "text": path.read_text(encoding="utf-8-sig")}
+            log.info("clients file %s: %d clients", path, len(room.clients))
         self.room = Room()
         self.phase = "waiting"
         self.multicast_started = False
@@ -176,7 +185,7 @@ class Sender:
             self._follow(on_update)
         report = Report(self.session, self.man.name, self.proc.name, self.opts.mode, started,
                         datetime.datetime.now().isoformat(timespec="seconds"), self.sent,
-                        self.room.snapshot())
+                        self.room.snapshot(), personalising="clients" in self.header)
         self._write_report(report)
         return report
 

@@ -270,3 +270,26 @@ def load(path: Path) -> ClientsFile:
             + "\n" + "\n".join(f"  {p}" for p in problems),
             _("Fix these lines; nothing was written to any disk."))
     return clients
+
+
+def template_from_report(report: dict[str, Any], prefix: str = "PC") -> str:
+    """A clients file pre-filled with the MACs a deployment saw (its JSON report), each with a
+    name to change and DHCP: the technician edits it, then deploys or personalises with it."""
+    macs = []
+    for item in report.get("clients", []):
+        mac = normalise_mac(str(item.get("mac", "")))
+        if MAC.match(mac) and mac not in macs:
+            macs.append(mac)
+    if not macs:
+        raise UsageError(_("The report names no client."),
+                         _("Give the JSON report of a deployment (NAME/logs/deploy-*.json)."))
+    entries = [{"mac": mac, "hostname": f"{prefix}{n:02d}", "ip": "dhcp"}
+               for n, mac in enumerate(macs, 1)]
+    head = ("# OSCAR_déploie clients file, from the deployment {session} of {backup}.\n"
+            "# Give each PC its name, and its address (ip: 10.0.12.101 with prefix, gateway,\n"
+            "# dns) or dhcp; a licence key, a domain (with join_user) or a workgroup.\n"
+            "# See docs/personalise.md.\n").format(session=report.get("session", "?"),
+                                                  backup=report.get("backup", "?"))
+    body = yaml.safe_dump({"defaults": {"workgroup": "WORKGROUP"}, "clients": entries},
+                          sort_keys=False, default_flow_style=None, allow_unicode=True)
+    return head + body

@@ -15,6 +15,7 @@ from oscar.tui.app import Screen, log_path
 from oscar.tui.context import Context
 from oscar.tui.deploy_flow import DeployFlow
 from oscar.tui.grub_flow import GrubFlow
+from oscar.tui.personalise_flow import PersonaliseFlow
 from oscar.tui.prepare_flow import PrepareFlow
 from oscar.tui.pxe_flow import PxeFlow
 from oscar.tui.restore_flow import RestoreFlow
@@ -24,7 +25,6 @@ Action = Callable[[Context, menus.Item], None]
 # Items whose engine comes with a later issue: they show their help and say so plainly.
 NOT_YET = {
     "usb-disk": "disque_usb",
-    "personalise": "OSCAR_déploie",
 }
 
 
@@ -72,6 +72,10 @@ def grub(ctx: Context, item: menus.Item) -> None:
 
 def deploy(ctx: Context, item: menus.Item) -> None:
     DeployFlow(ctx, item.params).start()
+
+
+def personalise(ctx: Context, item: menus.Item) -> None:
+    PersonaliseFlow(ctx).start()
 
 
 def pxe(ctx: Context, item: menus.Item) -> None:
@@ -147,6 +151,7 @@ ACTIONS: dict[str, Action] = {
     "grub": grub,
     "deploy": deploy,
     "pxe": pxe,
+    "personalise": personalise,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,

@@ -90,6 +90,7 @@ class DeployFlow(DiskChoice):
             widgets.Field("then", _("Then the clients"), "reboot",
                           [("reboot", _("restart")), ("poweroff", _("shut down")),
                            ("none", _("wait"))]),
+            widgets.Field("clients_file", _("Clients file (OSCAR_déploie, optional)"), ""),
         ]
         self.app.push(Screen(_("Options"), widgets.form_screen(
             _("The room for {name} ({procedure}, {mode}):").format(
@@ -105,7 +106,8 @@ class DeployFlow(DiskChoice):
                              style="error")
             return
         opts = SendOptions(str(self.store.root), self.name, self.proc.name, self.mode,
-                           clients, max_wait, values["interface"], values["then"])
+                           clients, max_wait, values["interface"], values["then"],
+                           clients_file=values.get("clients_file", "").strip() or None)
         saver: Saver | None = None
         try:
             if self.disk is not None:
