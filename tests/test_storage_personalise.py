@@ -4,6 +4,7 @@ unchanged. Bad clients files, an unknown MAC and a hibernated Windows write noth
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,9 @@ clients:
   - {{mac: "{MAC}", hostname: S12-PC07, ip: 10.0.12.107, workgroup: SALLE12,
      product_key: ABCDE-12345-FGHIJ-67890-KLMNO}}
   - {{mac: "52:54:00:12:00:08", hostname: S12-PC08, ip: dhcp}}
+  - {{mac: "52:54:00:12:00:09", hostname: S12-PROF, ip: 10.0.12.109,
+     product_key: ZYXWV-12345-FGHIJ-67890-KLMNO, domain: college.local,
+     ou: "OU=Profs,DC=college,DC=local", join_user: joinpc}}
 """
 WINDOWS_EDITED = {windows.SYSTEM, windows.SOFTWARE, windows.FIRSTBOOT, "Windows/OSCAR"}
 LINUX_EDITED = {"etc/hostname", "etc/hosts", "etc/machine-id", "etc/network/interfaces",
@@ -60,7 +64,7 @@ def test_refusals_write_nothing(lab: LabDisks, tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no line for 00:11:22:33:44:55" in unknown.stderr
     check = oscar("personalise", "--disk", lab.model, "--clients", clients_file(tmp_path),
                   "--check")
-    assert check.returncode == 0 and "2 clients, no problem" in check.stdout
+    assert check.returncode == 0 and "3 clients, no problem" in check.stdout
     with mounted(lab.part(lab.model, 1), "ntfs") as win:
         (win / "hiberfil.sys").write_bytes(b"HIBR" + b"\0" * 8188)
     hibernated = hashes(lab)
@@ -132,11 +136,21 @@ def test_a_generalized_windows_gets_unattend_xml(lab: LabDisks, tmp_path: Path) 
     with mounted(win_dev, "ntfs", readonly=True) as win:
         system_before = (win / windows.SYSTEM).read_bytes()
     got = oscar("personalise", "--disk", lab.model, "--clients", clients_file(tmp_path),
-                "--mac", "52:54:00:12:00:08", "--yes")
+                "--mac", "52:54:00:12:00:09", "--yes")
     assert got.returncode == 0, got.stderr
-    assert "generalized (sysprep) image: Windows/Panther/unattend.xml for S12-PC08" in got.stdout
+    assert "generalized (sysprep) image: Windows/Panther/unattend.xml for S12-PROF" in got.stdout
     with mounted(win_dev, "ntfs", readonly=True) as win:
         assert (win / windows.SYSTEM).read_bytes() == system_before
-        assert "<ComputerName>S12-PC08</ComputerName>" in (win / windows.UNATTEND).read_text()
         assert not (win / windows.FIRSTBOOT).exists()
+        unattend = ET.parse(win / windows.UNATTEND).getroot()  # well-formed
+    ns = {"u": "urn:schemas-microsoft-com:unattend"}
+    found = {tag: [e.text for e in unattend.iterfind(f".//u:{tag}", ns)]
+             for tag in ("ComputerName", "ProductKey", "JoinDomain", "MachineObjectOU",
+                         "IpAddress", "NextHopAddress")}
+    assert found == {"ComputerName": ["S12-PROF"],
+                     "ProductKey": ["ZYXWV-12345-FGHIJ-67890-KLMNO"],
+                     "JoinDomain": ["college.local"],
+                     "MachineObjectOU": ["OU=Profs,DC=college,DC=local"],
+                     "IpAddress": ["10.0.12.109/24", "10.0.0.10"],
+                     "NextHopAddress": ["10.0.12.254"]}
     assert partition_path(lab.model, 1) == win_dev
