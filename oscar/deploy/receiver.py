@@ -31,7 +31,7 @@ from oscar.engine.mount import mounted
 from oscar.errors import BackupInvalid, OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.personalise import clients as clients_file
-from oscar.personalise.apply import Personaliser
+from oscar.personalise.apply import Personaliser, candidates
 from oscar.progress import NullProgress, Progress
 from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Store
@@ -240,9 +240,12 @@ class Receiver:
             log.warning("no line for %s in %s: left as deployed", self.iface.mac, sent["name"])
             reporter.personalised = NO_LINE
             return
-        reporter.set("personalising")
         # by path: a table just written may have changed the identity of a disk with no serial
         target = probe.resolve_disk(self.target.path, with_usage=True)
+        if not candidates(target):  # a procedure that restores no system (petite, table)
+            log.info("nothing to personalise on %s", target.path)
+            return
+        reporter.set("personalising")
         result = Personaliser(target, client, self.progress).run()
         for number, changes in sorted(result.changes.items()):
             for change in changes:
