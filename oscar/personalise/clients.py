@@ -226,19 +226,32 @@ def _client(line: int, values: dict[str, Any], problems: list[Problem]) -> Clien
                   str(values.get("join_user") or "").strip() or None, workgroup)
 
 
-def _duplicates(clients: Iterable[Client], problems: list[Problem]) -> None:
+def _keys(values: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """What must be unique in a room, read from a line even when other fields are wrong:
+    (kind, key, words)."""
+    keys = []
+    mac = normalise_mac(str(values.get("mac", "")))
+    if MAC.match(mac):
+        keys.append(("mac", mac, _("MAC address {value}").format(value=mac)))
+    hostname = str(values.get("hostname", "")).strip()
+    if hostname:
+        keys.append(("name", hostname.upper(), _("hostname {value}").format(value=hostname)))
+    ip = str(values.get("ip", "dhcp")).strip().split("/")[0]
+    try:
+        keys.append(("ip", str(ipaddress.IPv4Address(ip)), _("address {value}").format(value=ip)))
+    except ValueError:
+        pass
+    return keys
+
+
+def _duplicates(rows: Iterable[tuple[int, dict[str, Any]]], problems: list[Problem]) -> None:
     """A MAC, a hostname (Windows ignores case) or an address given to two PCs."""
     seen: dict[tuple[str, str], int] = {}
-    for c in clients:
-        keys = [("mac", c.mac, _("MAC address {value}").format(value=c.mac)),
-                ("name", c.hostname.upper(), _("hostname {value}").format(value=c.hostname))]
-        if c.network is not None:
-            ip = str(c.network.address.ip)
-            keys.append(("ip", ip, _("address {value}").format(value=ip)))
-        for kind, key, what in keys:
-            other = seen.setdefault((kind, key), c.line)
-            if other != c.line:
-                problems.append(Problem(c.line, _("{what} is already on line {other}").format(
+    for line, values in rows:
+        for kind, key, what in _keys(values):
+            other = seen.setdefault((kind, key), line)
+            if other != line:
+                problems.append(Problem(line, _("{what} is already on line {other}").format(
                     what=what, other=other)))
 
 
@@ -248,7 +261,7 @@ def parse(text: str, path: str = "-") -> tuple[ClientsFile, list[Problem]]:
         not path.lower().endswith((".yaml", ".yml")) and text.lstrip().lower().startswith("mac"))
     rows, problems = (_csv_rows if is_csv else _yaml_rows)(text)
     clients = [c for line, values in rows if (c := _client(line, values, problems)) is not None]
-    _duplicates(clients, problems)
+    _duplicates(rows, problems)
     if not rows and not problems:
         problems.append(Problem(1, _("no client in the file")))
     problems.sort(key=lambda p: p.line)
