@@ -154,3 +154,63 @@ def test_a_generalized_windows_gets_unattend_xml(lab: LabDisks, tmp_path: Path) 
                      "IpAddress": ["10.0.12.109/24", "10.0.0.10"],
                      "NextHopAddress": ["10.0.12.254"]}
     assert partition_path(lab.model, 1) == win_dev
+
+
+def test_tools_menu_personalises_after_showing_the_files_problems(lab: LabDisks,
+                                                                   tmp_path: Path) -> None:
+    """Outils → OSCAR_déploie: a bad file is shown line by line and nothing is written; the
+    right file and MAC → plan → Confirm → the result names what changed."""
+    import urwid
+
+    from oscar.tui.app import App
+    from oscar.tui.main import build
+    from tests.test_storage_tui import choose
+
+    def fill(values: list[str]) -> None:
+        edits = [getattr(w, "original_widget", w) for w in app.current.widget.body]
+        edits = [e for e in edits if isinstance(e, urwid.Edit)]
+        assert len(edits) == len(values)
+        for edit, value in zip(edits, values, strict=True):
+            edit.set_edit_text(value)
+
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("t", "enter")  # Tools
+    choose(app, "OSCAR_déploie")
+    assert "Which disk holds the systems to personalise?" in app.screen_text()
+    choose(app, Path(lab.model).name)
+    form = app.screen_text()
+    assert "Clients file (YAML or CSV)" in form and "MAC address of this PC" in form
+    before = hashes(lab)
+    bad = clients_file(tmp_path, "mac,hostname\n52:54:00:12:00:07,PC_07\n", "bad.csv")
+    fill([bad, MAC])
+    choose(app, "Continue")
+    text = app.screen_text()
+    assert "line 2: 'PC_07' is not a name Windows accepts" in text, text
+    assert hashes(lab) == before
+    choose(app, "OK")
+    fill([clients_file(tmp_path), "52:54:00:12:00:08"])
+    choose(app, "Continue")
+    assert "Personalise " + lab.model + " as S12-PC08" in app.screen_text()
+    choose(app, "Confirm")
+    app.wait_task()
+    text = app.screen_text()
+    assert "This PC is now S12-PC08." in text, text
+    assert "partition 2: /etc/hostname: s12-pc08" in text
+    with mounted(lab.part(lab.model, 2), "ext4", readonly=True) as root:
+        assert (root / "etc/hostname").read_text() == "s12-pc08\n"
+
+
+def test_clients_template_from_a_deployment_report(tmp_path: Path) -> None:
+    report = tmp_path / "deploy.json"
+    report.write_text('{"session": "5ec79db004a6", "backup": "salle12", "clients": '
+                      '[{"mac": "52:54:00:12:00:01"}, {"mac": "52:54:00:12:00:02"}]}')
+    output = tmp_path / "salle12.yaml"
+    got = oscar("clients", "template", "--report", str(report), "--output", str(output))
+    assert got.returncode == 0 and "Clients file written" in got.stdout, got.stderr
+    check = oscar("personalise", "--disk", "/dev/null", "--clients", str(output), "--check")
+    assert check.returncode == 0 and "2 clients, no problem" in check.stdout
+    again = oscar("clients", "template", "--report", str(report), "--output", str(output))
+    assert again.returncode == 2 and "already exists" in again.stderr
+    broken = oscar("clients", "template", "--report", str(tmp_path / "none.json"))
+    assert broken.returncode == 2 and "cannot be read" in broken.stderr
