@@ -166,6 +166,22 @@ def snapshot_partition(device: str, fstype: str) -> dict[str, tuple[object, ...]
         return labmod.snapshot(point)
 
 
+@contextlib.contextmanager
+def hibernated_windows(device: str, tmp: Path) -> Iterator[None]:
+    """The NTFS partition as Windows' fast startup leaves it (a hiberfil.sys with its
+    signature) for the duration of the block; back to a clean volume afterwards."""
+    with mounted(device, "ntfs") as win:
+        (win / "hiberfil.sys").write_bytes(b"HIBR" + b"\0" * 8188)
+    try:
+        yield
+    finally:
+        point = Path(tempfile.mkdtemp(prefix="oscar-unhibernate-", dir=tmp))
+        sh("ntfs-3g", "-o", "remove_hiberfile", device, str(point))
+        (point / "hiberfil.sys").unlink(missing_ok=True)
+        sh("umount", str(point))
+        point.rmdir()
+
+
 def fs_clean(device: str, fstype: str) -> None:
     if fstype == "ntfs":
         result = sh("ntfsfix", "-n", device, check=False)

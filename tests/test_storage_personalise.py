@@ -14,7 +14,15 @@ from oscar.devices import partition_path
 from oscar.engine import registry
 from oscar.engine.mount import mounted
 from oscar.personalise import linux, windows
-from tests.conftest import LabDisks, fs_clean, hash_device, make_lab, oscar, sh, snapshot_partition
+from tests.conftest import (
+    LabDisks,
+    fs_clean,
+    hash_device,
+    hibernated_windows,
+    make_lab,
+    oscar,
+    snapshot_partition,
+)
 
 pytestmark = pytest.mark.storage
 MAC = "52:54:00:12:00:07"
@@ -65,20 +73,12 @@ def test_refusals_write_nothing(lab: LabDisks, tmp_path: Path) -> None:
     check = oscar("personalise", "--disk", lab.model, "--clients", clients_file(tmp_path),
                   "--check")
     assert check.returncode == 0 and "3 clients, no problem" in check.stdout
-    with mounted(lab.part(lab.model, 1), "ntfs") as win:
-        (win / "hiberfil.sys").write_bytes(b"HIBR" + b"\0" * 8188)
-    hibernated = hashes(lab)
-    try:
+    with hibernated_windows(lab.part(lab.model, 1), tmp_path):
+        hibernated = hashes(lab)
         got = oscar("personalise", "--disk", lab.model, "--clients", clients_file(tmp_path),
                     "--mac", MAC, "--yes")
         assert got.returncode == 9 and "hibernated" in got.stderr, got.stderr
         assert hashes(lab) == hibernated
-    finally:
-        point = tmp_path / "mnt"
-        point.mkdir()
-        sh("ntfs-3g", "-o", "remove_hiberfile", lab.part(lab.model, 1), str(point))
-        (point / "hiberfil.sys").unlink(missing_ok=True)
-        sh("umount", str(point))
     assert hashes(lab)[1] == before[1]
 
 

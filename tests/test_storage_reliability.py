@@ -19,7 +19,16 @@ from oscar import lab as labmod
 from oscar.progress import NullProgress
 from oscar.restore import RestoreOptions, Restorer
 from oscar.store import Store
-from tests.conftest import ROOT, LabDisks, hash_device, make_lab, oscar, sh, snapshot_partition
+from tests.conftest import (
+    ROOT,
+    LabDisks,
+    hash_device,
+    hibernated_windows,
+    make_lab,
+    oscar,
+    sh,
+    snapshot_partition,
+)
 
 pytestmark = pytest.mark.storage
 MIB = 1 << 20
@@ -403,18 +412,8 @@ def assert_windows_save_refused(lab: LabDisks, name: str, *words: str) -> None:
 
 
 def test_hibernated_windows_refused(lab: LabDisks, tmp_path: Path) -> None:
-    from oscar.engine.mount import mounted
-
-    with mounted(lab.part(lab.model, 1), "ntfs") as win:
-        (win / "hiberfil.sys").write_bytes(b"HIBR" + b"\0" * 8188)
-    try:
+    with hibernated_windows(lab.part(lab.model, 1), tmp_path):
         assert_windows_save_refused(lab, "hib", "hibernated", "fast startup")
-    finally:
-        point = tmp_path / "win"
-        point.mkdir()
-        sh("ntfs-3g", "-o", "remove_hiberfile", lab.part(lab.model, 1), str(point))
-        (point / "hiberfil.sys").unlink(missing_ok=True)
-        sh("umount", str(point))
 
 
 def set_ntfs_dirty(device: str) -> None:
