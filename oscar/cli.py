@@ -405,17 +405,15 @@ def cmd_pxe_serve(args: argparse.Namespace) -> int:
     return service.serve(Path(args.state_dir))
 
 
-def own_mac() -> str:
-    """This PC's MAC: the only network card with a link, else the only one at all."""
+def _own_mac() -> str:
     from oscar.engine import netinfo
 
-    cards = [i for i in netinfo.interfaces() if i.name != "lo" and i.mac]
-    up = [i for i in cards if i.up]
-    for group in (up, cards):
-        if len(group) == 1:
-            return group[0].mac
-    raise UsageError(_("Cannot tell which network card is this PC's ({count} found).").format(
-        count=len(cards)), _("Give --mac."))
+    found = netinfo.interfaces()
+    mac = netinfo.own_mac(found)
+    if mac is None:
+        raise UsageError(_("Cannot tell which network card is this PC's ({count} found).").format(
+            count=len([i for i in found if i.name != "lo" and i.mac])), _("Give --mac."))
+    return mac
 
 
 def cmd_personalise(args: argparse.Namespace) -> int:
@@ -427,11 +425,8 @@ def cmd_personalise(args: argparse.Namespace) -> int:
         print(_("{path}: {n} clients, no problem.").format(path=args.clients,
                                                           n=len(room.clients)))
         return 0
-    mac = args.mac or own_mac()
-    client = room.for_mac(mac)
-    if client is None:
-        raise UsageError(_("The clients file has no line for {mac}.").format(mac=mac),
-                         _("Add this PC's line, or give another --mac."))
+    mac = args.mac or _own_mac()
+    client = room.require(mac, _("Add this PC's line, or give another --mac."))
     disk = probe.resolve_disk(args.disk)
     personaliser = Personaliser(disk, client, TerminalProgress())
     confirm(personaliser.plan, args.yes,

@@ -239,3 +239,17 @@ def test_summary_says_mode_files_nfs_password_and_leases() -> None:
     proxy = summary.Running(settings("proxy"), "x", [], True)
     assert "proxy DHCP (the school's server leases the addresses)" in "\n".join(
         summary.lines(proxy))
+
+
+def test_own_mac_is_the_only_card_with_a_link_or_says_it_cannot_tell() -> None:
+    def card(name: str, mac: str, up: bool) -> netinfo.Interface:
+        return netinfo.Interface(name, mac, None, None, up)
+
+    lo = card("lo", "00:00:00:00:00:00", True)
+    a, b = card("eth0", "52:54:00:00:00:01", True), card("eth1", "52:54:00:00:00:02", False)
+    assert netinfo.own_mac([lo, a, b]) == a.mac
+    assert netinfo.own_mac([lo, b]) == b.mac  # the only card, even without a link
+    both_up = [a, card("eth1", "52:54:00:00:00:02", True)]
+    assert netinfo.own_mac(both_up) is None
+    assert netinfo.own_mac(both_up, guess=True) == a.mac
+    assert netinfo.own_mac([lo]) is None

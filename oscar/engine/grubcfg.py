@@ -52,7 +52,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _check_hash(password_hash: str | None) -> None:
+def check_hash(password_hash: str | None) -> None:
     if password_hash is not None and not password_hash.startswith("grub.pbkdf2.sha512."):
         raise OscarError(_("The password hash is not a GRUB PBKDF2 hash."),
                          _("Make it with 'oscar password' or grub-mkpasswd-pbkdf2."))
@@ -62,7 +62,7 @@ def render_live(*, password_hash: str | None = None, timeout: int = 10) -> str:
     """The live image's menu. With a password, OSCAR and restaure ask for it and the default
     is the unrestricted first-disk entry (a protected default would wait at the username
     prompt forever)."""
-    _check_hash(password_hash)
+    check_hash(password_hash)
     return environment().get_template("live.cfg.j2").render(
         default="disk" if password_hash else "oscar", timeout=timeout,
         password_hash=password_hash, superuser=SUPERUSER, kernel_options=KERNEL_OPTIONS,
@@ -84,7 +84,7 @@ def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | Non
                 serial: bool = True) -> str:
     """The menu of a PC's own disk: its systems (unrestricted), then OSCAR and restaure
     (the password's superuser only). ``systems``: bootsystems.BootSystem objects."""
-    _check_hash(password_hash)
+    check_hash(password_hash)
     entries = [{"id": s.id, "title": s.title, "kind": s.kind, "platform": s.platform,
                 "fs_uuid": s.fs_uuid, "loader": s.loader, "initrd": s.initrd,
                 "options": s.options, "grub_fs": GRUB_FS.get(s.fstype or "", "ext2")}

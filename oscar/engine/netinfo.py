@@ -61,6 +61,19 @@ def choose(name: str | None) -> Interface:
     return usable[0]
 
 
+def own_mac(found: list[Interface], *, guess: bool = False) -> str | None:
+    """This PC's MAC: the only network card with a link, else the only card at all. With
+    several, None — or, with ``guess`` (a value the person still confirms), the first."""
+    cards = [i for i in found if i.name != "lo" and i.mac]
+    up = [i for i in cards if i.up]
+    for group in (up, cards):
+        if len(group) == 1:
+            return group[0].mac
+    if guess and (up or cards):
+        return (up or cards)[0].mac
+    return None
+
+
 @dataclass(frozen=True)
 class Listener:
     protocol: str  # udp or tcp

@@ -80,6 +80,12 @@ class ClientsFile:
         wanted = normalise_mac(mac)
         return next((c for c in self.clients if c.mac == wanted), None)
 
+    def require(self, mac: str, hint: str) -> Client:
+        client = self.for_mac(mac)
+        if client is None:
+            raise UsageError(_("The clients file has no line for {mac}.").format(mac=mac), hint)
+        return client
+
 
 def normalise_mac(mac: str) -> str:
     return mac.strip().lower().replace("-", ":")

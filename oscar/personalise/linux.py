@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import uuid
 from pathlib import Path
 
-import jinja2
-
 from oscar.personalise.clients import Client
+from oscar.personalise.files import render, replace_file
 
-TEMPLATES = Path(__file__).parent / "templates"
 FIRSTBOOT_UNIT = "etc/systemd/system/oscar-firstboot.service"
 FIRSTBOOT_LINK = "etc/systemd/system/multi-user.target.wants/oscar-firstboot.service"
 FIRSTBOOT_SCRIPT = "usr/local/sbin/oscar-firstboot"
@@ -24,25 +21,8 @@ _HOSTS_SELF = re.compile(r"^127\.0\.1\.1\s")
 _IFACE_DHCP = re.compile(r"^iface\s+(\S+)\s+inet\s+dhcp\s*$")
 
 
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["sh"] = shlex.quote
-    return env
-
-
 def is_linux_root(root: Path) -> bool:
     return (root / "etc/os-release").exists() or (root / "usr/lib/os-release").exists()
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> None:
-    """In place of the old file, atomically, keeping its owner (root on a clone)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".oscar-new")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def network_system(root: Path) -> str | None:
@@ -102,14 +82,14 @@ def personalise(root: Path, client: Client) -> list[str]:
     """Apply ``client`` to the Linux system at ``root``; the changes, in words (logs)."""
     changes = []
     hostname = client.hostname.lower()
-    _write(root / "etc/hostname", hostname + "\n")
+    replace_file(root / "etc/hostname", hostname + "\n", 0o644)
     changes.append(f"/etc/hostname: {hostname}")
     hosts = root / "etc/hosts"
-    _write(hosts, hosts_text(hosts.read_text() if hosts.exists() else "", hostname))
+    replace_file(hosts, hosts_text(hosts.read_text() if hosts.exists() else "", hostname), 0o644)
     changes.append(f"/etc/hosts: 127.0.1.1 {hostname}")
     machine_id = root / "etc/machine-id"
     if machine_id.exists():
-        _write(machine_id, "", 0o444)  # empty, not absent: systemd fills it at first boot
+        replace_file(machine_id, "", 0o444)  # empty, not absent: systemd fills it at first boot
         changes.append("/etc/machine-id emptied")
     dbus_id = root / "var/lib/dbus/machine-id"
     if dbus_id.is_file() and not dbus_id.is_symlink():
@@ -121,11 +101,10 @@ def personalise(root: Path, client: Client) -> list[str]:
     if keys:
         changes.append(f"{len(keys)} SSH host key files removed")
     changes += _network(root, client)
-    env = _env()
     values = {"hostname": hostname, "domain": client.domain, "join_user": client.join_user,
               "ou": client.ou}
-    _write(root / FIRSTBOOT_SCRIPT, env.get_template("firstboot.sh.j2").render(**values), 0o755)
-    _write(root / FIRSTBOOT_UNIT, env.get_template("firstboot.service.j2").render(**values))
+    replace_file(root / FIRSTBOOT_SCRIPT, render("firstboot.sh.j2", **values), 0o755)
+    replace_file(root / FIRSTBOOT_UNIT, render("firstboot.service.j2", **values), 0o644)
     link = root / FIRSTBOOT_LINK
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
@@ -145,19 +124,18 @@ def _network(root: Path, client: Client) -> list[str]:
               "address": str(net.address), "gateway": str(net.gateway) if net.gateway else None,
               "dns": [str(d) for d in net.dns], "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                                       "oscar:" + client.mac))}
-    env = _env()
     if system == "netplan":
-        _write(root / "etc/netplan/90-oscar.yaml",
-               env.get_template("netplan.yaml.j2").render(**values), 0o600)
+        replace_file(root / "etc/netplan/90-oscar.yaml",
+               render("netplan.yaml.j2", **values), 0o600)
         return [f"netplan: {net.address} on {client.mac}"]
     if system == "networkmanager":
-        _write(root / "etc/NetworkManager/system-connections/oscar.nmconnection",
-               env.get_template("networkmanager.nmconnection.j2").render(**values), 0o600)
+        replace_file(root / "etc/NetworkManager/system-connections/oscar.nmconnection",
+               render("networkmanager.nmconnection.j2", **values), 0o600)
         return [f"NetworkManager: {net.address} on {client.mac}"]
     if system == "ifupdown":
         path = root / "etc/network/interfaces"
         try:
-            _write(path, ifupdown_text(path.read_text(), client))
+            replace_file(path, ifupdown_text(path.read_text(), client), 0o644)
         except ValueError:
             return ["network: no DHCP stanza in /etc/network/interfaces, left as the model"]
         return [f"ifupdown: {net.address}"]

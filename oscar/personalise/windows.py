@@ -12,13 +12,11 @@ Two paths, chosen by what the image is (and said in the changes):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import jinja2
 
 from oscar.engine import registry
 from oscar.personalise.clients import Client
+from oscar.personalise.files import render, replace_file
 
 SYSTEM = "Windows/System32/config/SYSTEM"
 SOFTWARE = "Windows/System32/config/SOFTWARE"
@@ -27,20 +25,6 @@ FIRSTBOOT = "Windows/OSCAR/firstboot.ps1"
 FIRSTBOOT_WINDOWS_PATH = "C:\\Windows\\OSCAR\\firstboot.ps1"
 RUNONCE = "Microsoft\\Windows\\CurrentVersion\\RunOnce"
 GENERALIZED = 7  # GeneralizationState after sysprep /generalize
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _ps(text: str) -> str:
-    """One PowerShell string literal: inside single quotes only a quote is special."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    env.filters["ps"] = _ps
-    return env
 
 
 def is_windows_root(root: Path) -> bool:
@@ -68,18 +52,15 @@ def _values(client: Client, join_password: str | None) -> dict[str, object]:
 
 
 def render_unattend(client: Client, join_password: str | None = None) -> str:
-    return _env().get_template("unattend.xml.j2").render(**_values(client, join_password))
+    return render("unattend.xml.j2", **_values(client, join_password))
 
 
 def render_firstboot(client: Client) -> str:
-    return _env().get_template("firstboot.ps1.j2").render(**_values(client, None))
+    return render("firstboot.ps1.j2", **_values(client, None))
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".oscar-new")
-    tmp.write_text(text.replace("\n", "\r\n"), encoding="utf-8")
-    os.replace(tmp, path)
+    replace_file(path, text.replace("\n", "\r\n"))  # Windows' own line ends
 
 
 def personalise(root: Path, client: Client, join_password: str | None = None) -> list[str]:

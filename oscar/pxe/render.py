@@ -39,10 +39,7 @@ def dnsmasq_config(settings: PxeSettings, *, tftp_root: Path, log: Path, pidfile
 
 
 def grub_menu(settings: PxeSettings) -> str:
-    if settings.password_hash is not None and not settings.password_hash.startswith(
-            "grub.pbkdf2.sha512."):
-        raise OscarError(_("The password hash is not a GRUB PBKDF2 hash."),
-                         _("Make it with 'oscar password' or grub-mkpasswd-pbkdf2."))
+    grubcfg.check_hash(settings.password_hash)
     return _render(
         "pxe.cfg.j2", timeout=settings.timeout, password_hash=settings.password_hash,
         superuser=grubcfg.SUPERUSER, server=settings.server, tftp=f"(tftp,{settings.server})",

@@ -9,7 +9,7 @@ from typing import Any
 
 from oscar.devices import Disk
 from oscar.engine import netinfo
-from oscar.errors import OscarError, UsageError
+from oscar.errors import OscarError
 from oscar.i18n import _
 from oscar.personalise import clients as clients_file
 from oscar.personalise.apply import Personaliser, Result, candidates
@@ -17,12 +17,6 @@ from oscar.progress import NullProgress
 from oscar.tui import widgets
 from oscar.tui.app import Screen
 from oscar.tui.context import DiskChoice, disk_rows
-
-
-def default_mac() -> str:
-    cards = [i for i in netinfo.interfaces() if i.name != "lo" and i.mac]
-    up = [i for i in cards if i.up]
-    return (up or cards)[0].mac if (up or cards) else ""
 
 
 class PersonaliseFlow(DiskChoice):
@@ -47,7 +41,8 @@ class PersonaliseFlow(DiskChoice):
     def choose_disk(self, disk: Disk) -> None:
         self.disk = disk
         fields = [widgets.Field("file", _("Clients file (YAML or CSV)"), ""),
-                  widgets.Field("mac", _("MAC address of this PC"), default_mac())]
+                  widgets.Field("mac", _("MAC address of this PC"),
+                                netinfo.own_mac(netinfo.interfaces(), guess=True) or "")]
         self.app.push(Screen(_("OSCAR_déploie"), widgets.form_screen(
             _("The room's clients file gives this PC its name, address, licence key and "
               "domain or workgroup (docs/personalise.md):"), fields, self.plan)))
@@ -56,10 +51,8 @@ class PersonaliseFlow(DiskChoice):
         assert self.disk is not None
         try:
             room = clients_file.load(Path(values["file"].strip()))
-            client = room.for_mac(values["mac"])
-            if client is None:
-                raise UsageError(_("The clients file has no line for {mac}.").format(
-                    mac=values["mac"]), _("Add this PC's line, or give another MAC address."))
+            client = room.require(values["mac"],
+                                  _("Add this PC's line, or give another MAC address."))
             personaliser = Personaliser(self.disk, client, NullProgress())
         except OscarError as exc:
             self.app.error(exc)
