@@ -519,6 +519,61 @@ def test_oscar_deploie_personalises_each_client_from_the_clients_file(room: Room
     assert_like_model(room, room.disks[2])  # no line: exactly the model
 
 
+def test_a_generalized_image_is_personalised_by_unattend_xml(room: Room) -> None:
+    """A model PC sealed by sysprep, then saved: the deployed client gets its name, domain
+    and address in Windows/Panther/unattend.xml (applied by Windows setup at its first
+    boot) and its SYSTEM hive is left exactly as saved."""
+    import xml.etree.ElementTree as ET
+
+    from oscar.engine import registry
+    from oscar.personalise import windows
+
+    win_dev = partition_path(room.lab.model, 1)
+    with mounted(win_dev, "ntfs", readonly=True) as win:
+        hive_before = (win / windows.SYSTEM).read_bytes()
+    sealed = room.tmp / "sealed-store"
+    sealed.mkdir()
+    try:
+        with mounted(win_dev, "ntfs") as win:
+            registry.set_values(win / windows.SYSTEM, {"Setup\\Status\\SysprepStatus": {
+                "GeneralizationState": 7}})
+            sealed_hive = (win / windows.SYSTEM).read_bytes()
+        saved = oscar("save", "--disk", room.lab.model, "--store", str(sealed), "--name",
+                      BACKUP, "--yes")
+        assert saved.returncode == 0, saved.stderr
+    finally:
+        with mounted(win_dev, "ntfs") as win:  # the model as the other tests know it
+            (win / windows.SYSTEM).write_bytes(hive_before)
+    with mounted(partition_path(room.lab.model, 1), "ntfs", readonly=True) as win:
+        assert (win / windows.SYSTEM).read_bytes() == hive_before
+    with_table(room, room.disks[0])
+    mac = json.loads(sh("ip", "-n", room.bed.host(1), "-json", "link", "show",
+                        "eth0").stdout)[0]["address"]
+    clients_file = room.tmp / "sealed.yaml"
+    clients_file.write_text(
+        "clients:\n"
+        f"  - {{mac: '{mac}', hostname: S12-PROF, ip: 10.0.12.109, prefix: 24,\n"
+        "     gateway: 10.0.12.254, dns: 10.0.0.10, domain: college.local, join_user: joinpc}\n")
+    code, report, logs = deploy(room, "restaure", "unicast", [1], store=sealed,
+                                extra=("--clients-file", str(clients_file)))
+    assert code == 0, "\n".join(logs)
+    assert by_ip(room, report, 1)["personalised"] == "S12-PROF"
+    disk = room.disks[0]
+    fs_clean(partition_path(disk, 1), "ntfs")
+    with mounted(partition_path(disk, 1), "ntfs", readonly=True) as win:
+        unattend = ET.parse(win / windows.UNATTEND).getroot()
+        assert not (win / windows.FIRSTBOOT).exists()
+        assert (win / windows.SYSTEM).read_bytes() == sealed_hive
+    ns = {"u": "urn:schemas-microsoft-com:unattend"}
+    found = {tag: [e.text for e in unattend.iterfind(f".//u:{tag}", ns)]
+             for tag in ("ComputerName", "JoinDomain", "IpAddress", "NextHopAddress")}
+    assert found == {"ComputerName": ["S12-PROF"], "JoinDomain": ["college.local"],
+                     "IpAddress": ["10.0.12.109/24", "10.0.0.10"],
+                     "NextHopAddress": ["10.0.12.254"]}
+    with mounted(partition_path(disk, 2), "ext4", readonly=True) as root:
+        assert (root / "etc/hostname").read_text() == "s12-prof\n"
+
+
 def test_a_bad_clients_file_is_refused_before_any_client_is_written(room: Room) -> None:
     before = [hash_device(d) for d in room.disks[:3]]
     bad = room.tmp / "bad.yaml"
