@@ -146,6 +146,39 @@ def live_intact(folder: Path) -> bool:
                sums[name] for name in LIVE_FILES)
 
 
+def copy_live(source: Path, target: Path, progress: Progress) -> None:
+    """The live system's files into ``target``, each staged beside the old one, read back
+    from the disk, then renamed over it; their checksums in B2SUMS."""
+    target.mkdir(parents=True, exist_ok=True)
+    total = sum((source / n).stat().st_size for n in LIVE_FILES)
+    done = 0
+    sums = {}
+    progress.start(_("live system"), total)
+    for name in LIVE_FILES:
+        staged = target / f".{name}.new"
+        digest = checksums.new_hash()
+        with (source / name).open("rb") as src, staged.open("wb") as dst:
+            while block := src.read(4 << 20):
+                dst.write(block)
+                digest.update(block)
+                done += len(block)
+                progress.update(done / total)
+            dst.flush()
+            os.fsync(dst.fileno())
+        # read back from the disk, not from the pages just written
+        if checksums.hash_file(staged, drop_cache=True) != digest.hexdigest():
+            staged.unlink()
+            raise OscarError(_("{file} does not read back as written on the OSCAR "
+                               "partition.").format(file=name),
+                             _("The partition may be failing: check it (e2fsck) and the "
+                               "disk's health."))
+        sums[name] = digest.hexdigest()
+        os.replace(staged, target / name)
+    (target / checksums.FILE).write_text(checksums.render(sums))
+    fsync_dir(target)
+    progress.finish()
+
+
 def esp_of(disk: Disk) -> Partition | None:
     return next((p for p in disk.partitions if bootsystems.is_esp(p) and p.fstype == "vfat"),
                 None)
@@ -449,36 +482,7 @@ class Installer:
 
     def _copy_live(self, step: planning.Step) -> None:
         assert self.live_source is not None
-        target = self.root / LIVE_DIR
-        target.mkdir(parents=True, exist_ok=True)
-        total = sum((self.live_source / n).stat().st_size for n in LIVE_FILES)
-        done = 0
-        sums = {}
-        self.progress.start(_("live system"), total)
-        for name in LIVE_FILES:
-            source = self.live_source / name
-            staged = target / f".{name}.new"
-            digest = checksums.new_hash()
-            with source.open("rb") as src, staged.open("wb") as dst:
-                while block := src.read(4 << 20):
-                    dst.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    self.progress.update(done / total)
-                dst.flush()
-                os.fsync(dst.fileno())
-            # read back from the disk, not from the pages just written
-            if checksums.hash_file(staged, drop_cache=True) != digest.hexdigest():
-                staged.unlink()
-                raise OscarError(_("{file} does not read back as written on the OSCAR "
-                                   "partition.").format(file=name),
-                                 _("The partition may be failing: check it (e2fsck) and the "
-                                   "disk's health."))
-            sums[name] = digest.hexdigest()
-            os.replace(staged, target / name)
-        (target / checksums.FILE).write_text(checksums.render(sums))
-        fsync_dir(target)
-        self.progress.finish()
+        copy_live(self.live_source, self.root / LIVE_DIR, self.progress)
 
     def _grub_files(self, step: planning.Step) -> None:
         grub_dir = self.root / grubinstall.GRUB_DIR

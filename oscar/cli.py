@@ -7,8 +7,9 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from oscar import __version__, lab, oplog, probe
 from oscar.devices import Disk, human_size
@@ -20,6 +21,9 @@ from oscar.store import Store
 
 if TYPE_CHECKING:
     from oscar.bootinstall import InstallOptions
+    from oscar.sshtransfer import SshOptions
+
+T = TypeVar("T")
 
 log = logging.getLogger("oscar.cli")
 
@@ -51,15 +55,17 @@ def parse_parts(text: str | None) -> list[int] | None:
     return numbers
 
 
-def confirm(plan: Plan, assume_yes: bool, question: str) -> None:
+def confirm(plan: Plan, assume_yes: bool, question: str, typed: str | None = None) -> None:
+    """Show the plan, then ask. ``typed``: the word (the disk's name) that must be typed,
+    for what erases a whole disk; otherwise yes/oui."""
     print(plan.render())
     if assume_yes:
         return
     if not sys.stdin.isatty():
         raise Aborted(_("Confirmation needed, and there is no terminal to ask."),
                       _("Add --yes to confirm on the command line."))
-    answer = input(question + " ").strip().lower()
-    if answer not in ("oui", "yes", "o", "y"):
+    answer = input(question + " ").strip()
+    if answer != typed if typed is not None else answer.lower() not in ("oui", "yes", "o", "y"):
         raise Aborted(_("Cancelled; nothing was written."))
 
 
@@ -226,6 +232,106 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     preparer.run()
     print(_("{disk} is ready: install the systems, then save them with OSCAR.").format(
         disk=disk.path))
+    return 0
+
+
+def cmd_usbdisk(args: argparse.Namespace) -> int:
+    from oscar import config as configuration
+    from oscar import usbstore
+
+    if args.usb_verb == "init":
+        from oscar.usbdisk import UsbDiskInit, UsbDiskOptions, describe
+
+        disk = probe.resolve_disk(args.disk)
+        opts = UsbDiskOptions(allow_small=args.allow_small,
+                              label="gpt" if args.gpt else "dos" if args.mbr else None,
+                              image_dir=Path(args.image) if args.image else None,
+                              password_hash=configuration.load().password_hash,
+                              no_password=args.no_password)
+        init = UsbDiskInit(disk, opts, TerminalProgress())
+        if args.dry_run:
+            print(init.plan.render())
+            return 0
+        confirm(init.plan, args.yes, _(
+            "Everything on {description} will be erased. Type the disk's name ({name}) to "
+            "continue:").format(description=describe(disk), name=disk.name), typed=disk.name)
+        init.run()
+        print(_("{disk} is an OSCAR USB disk: it starts OSCAR on BIOS and UEFI PCs; save onto "
+                "OSCAR-SAVE, keep the school's backups on OSCAR-ECOLE.").format(disk=disk.path))
+        return 0
+    disks = probe.probe_all(with_usage=False)
+    stores = usbstore.require(disks, probe.resolve_disk(args.disk).path if args.disk else None)
+    for store in stores:
+        if args.usb_verb == "mount":
+            print(f"{store.label} ({store.part.path}): {usbstore.mount(store)}")
+        elif usbstore.unmount(store):
+            print(_("{label} ({dev}) unmounted.").format(label=store.label, dev=store.part.path))
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    from oscar.backupcopy import copy_backup
+
+    folder = copy_backup(Store(args.source), args.name, Store(args.to), TerminalProgress(),
+                         new_name=args.as_name)
+    print(_("Backup '{name}' copied to {folder} and verified.").format(name=args.name,
+                                                                      folder=folder))
+    return 0
+
+
+def _ssh_options(args: argparse.Namespace) -> SshOptions:
+    from oscar.sshtransfer import SshOptions
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    return SshOptions(accept_host_key=args.accept_host_key,
+                      identity=Path(args.identity) if args.identity else None,
+                      password=password,
+                      known_hosts=Path(args.known_hosts) if args.known_hosts else None,
+                      max_rate=lab.parse_size(args.max_rate) if args.max_rate else None)
+
+
+def _with_host_key_asked(opts: SshOptions, transfer: Callable[[], T]) -> T:
+    """A server never seen: its fingerprint is shown; on a terminal the technician may accept
+    it there (typed), otherwise --accept-host-key is needed. Never accepted silently."""
+    from oscar.sshremote import HostKeyUnknown
+
+    try:
+        return transfer()
+    except HostKeyUnknown as exc:
+        if opts.accept_host_key is not None or not sys.stdin.isatty():
+            raise
+        print(exc.message)
+        answer = input(_("Is this the server's key? Type 'oui' (yes) to trust it:") + " ")
+        if answer.strip().lower() not in ("oui", "yes", "o", "y"):
+            raise Aborted(_("Cancelled; nothing was sent.")) from exc
+        opts.accept_host_key = exc.fingerprint
+        return transfer()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from oscar.sshremote import parse_url
+    from oscar.sshtransfer import export
+
+    remote = parse_url(args.to)
+    opts = _ssh_options(args)
+    folder = _with_host_key_asked(opts, lambda: export(Store(args.store), args.name, remote,
+                                                        opts, TerminalProgress()))
+    print(_("Backup '{name}' exported to {remote}:{folder} and checked there.").format(
+        name=args.name, remote=remote.known_hosts_name, folder=folder))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from oscar.sshremote import parse_url
+    from oscar.sshtransfer import import_backup
+
+    remote = parse_url(args.source)
+    opts = _ssh_options(args)
+    folder = _with_host_key_asked(opts, lambda: import_backup(remote, args.name,
+                                                              Store(args.store), opts,
+                                                              TerminalProgress()))
+    print(_("Backup '{name}' imported into {folder} and verified.").format(name=args.name,
+                                                                          folder=folder))
     return 0
 
 
@@ -580,6 +686,60 @@ def build_parser() -> argparse.ArgumentParser:
                                     "that has OSCAR's boot menu)"))
     boot_menu_options(p)
     p.set_defaults(func=cmd_grub)
+
+    p = sub.add_parser("usbdisk", help=_("an external USB disk for OSCAR (disque_usb)"))
+    usbsub = p.add_subparsers(dest="usb_verb", required=True)
+    d = usbsub.add_parser("init", help=_("lay out a disk: OSCAR boot, OSCAR-SAVE (ext4, half), "
+                                         "OSCAR-ECOLE (NTFS, the rest)"))
+    d.add_argument("--disk", required=True, help=_("path or identity from 'oscar probe'"))
+    d.add_argument("--allow-small", action="store_true",
+                   help=_("accept a disk under 500 GB"))
+    table = d.add_mutually_exclusive_group()
+    table.add_argument("--gpt", action="store_true", help=_("GPT table (default over 2 TiB)"))
+    table.add_argument("--mbr", action="store_true", help=_("MBR table (default up to 2 TiB)"))
+    d.add_argument("--image", help=_("folder holding the live system (vmlinuz, initrd.img, "
+                                     "filesystem.squashfs)"))
+    d.add_argument("--no-password", action="store_true",
+                   help=_("leave OSCAR and restaure unprotected"))
+    d.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
+    d.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+    d.set_defaults(func=cmd_usbdisk)
+    for verb, text in (("mount", _("mount the backup partitions; print their folders")),
+                       ("umount", _("unmount the backup partitions"))):
+        d = usbsub.add_parser(verb, help=text)
+        d.add_argument("--disk", help=_("the USB disk (default: every OSCAR USB disk)"))
+        d.set_defaults(func=cmd_usbdisk)
+
+    p = sub.add_parser("copy", help=_("copy a backup to another backup folder, verified"))
+    p.add_argument("--from", dest="source", required=True, help=_("backup folder it is in"))
+    p.add_argument("--name", required=True, help=_("backup name"))
+    p.add_argument("--to", required=True, help=_("backup folder it goes to"))
+    p.add_argument("--as", dest="as_name", help=_("another name there"))
+    p.set_defaults(func=cmd_copy)
+
+    def ssh_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--accept-host-key", metavar="SHA256:...",
+                       help=_("trust a server seen for the first time, if its key has this "
+                              "fingerprint"))
+        p.add_argument("--identity", help=_("private key file (default: the agent, ~/.ssh)"))
+        p.add_argument("--password-stdin", action="store_true",
+                       help=_("read the password from the first line of stdin (never stored)"))
+        p.add_argument("--known-hosts", help=_("pinned host keys (default: in the local backup "
+                                               "folder)"))
+        p.add_argument("--max-rate", help=_("speed limit, e.g. 20M (bytes per second)"))
+
+    p = sub.add_parser("export", help=_("send a backup to an SSH server"))
+    p.add_argument("--store", required=True, help=_("backup folder"))
+    p.add_argument("--name", required=True, help=_("backup name"))
+    p.add_argument("--to", required=True, help="ssh://USER@HOST[:PORT]/PATH")
+    ssh_options(p)
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("import", help=_("fetch a backup from an SSH server"))
+    p.add_argument("--from", dest="source", required=True, help="ssh://USER@HOST[:PORT]/PATH")
+    p.add_argument("--name", required=True, help=_("backup name"))
+    p.add_argument("--store", required=True, help=_("backup folder"))
+    ssh_options(p)
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("deploy", help=_("deploy a backup onto a room (déploiement)"))
     deploysub = p.add_subparsers(dest="deploy_verb", required=True)

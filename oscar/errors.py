@@ -75,3 +75,9 @@ class DeployIncomplete(OscarError):
     """A deployment ended with clients that did not receive the backup."""
 
     exit_code = 10
+
+
+class HostKeyRefused(OscarError):
+    """An SSH server's key is unknown or is not the pinned one: nothing was sent."""
+
+    exit_code = 11

@@ -102,18 +102,26 @@ class Preparer:
 
     def _write_table(self, step: planning.Step) -> None:
         assert step.writes is not None
-        script = layout.sfdisk_script(self.parts, self.opts.label)
-        # Old signatures (a previous table, filesystems at the new partitions' starts) would make
-        # blkid and Windows see ghosts: wipe them.
-        run.run(["wipefs", "--all", "--quiet", step.writes])
-        run.run(["sfdisk", "--no-reread", "--wipe", "always", "--wipe-partitions", "always",
-                 step.writes], input=script.encode())
-        ptable.refresh(step.writes)
+        write_table(step.writes, self.parts, self.opts.label)
 
     def _format(self, step: planning.Step) -> None:
         assert step.writes is not None
         part = next(p for p in self.parts if p.number == step.params["number"])
-        self.progress.start(_("partition {n} ({fs})").format(n=part.number, fs=part.fstype), None)
-        run.run(layout.mkfs_argv(part, step.writes))
-        self.progress.finish()
-        log.info("partition %s formatted as %s (%s)", step.writes, part.fstype, part.label)
+        format_partition(part, step.writes, self.progress)
+
+
+def write_table(disk_path: str, parts: list[layout.PlannedPartition], label: str) -> None:
+    # Old signatures (a previous table, filesystems at the new partitions' starts) would make
+    # blkid and Windows see ghosts: wipe them.
+    run.run(["wipefs", "--all", "--quiet", disk_path])
+    run.run(["sfdisk", "--no-reread", "--wipe", "always", "--wipe-partitions", "always",
+             disk_path], input=layout.sfdisk_script(parts, label).encode())
+    ptable.refresh(disk_path)
+
+
+def format_partition(part: layout.PlannedPartition, device: str, progress: Progress,
+                     uuid: str | None = None) -> None:
+    progress.start(_("partition {n} ({fs})").format(n=part.number, fs=part.fstype), None)
+    run.run(layout.mkfs_argv(part, device, uuid))
+    progress.finish()
+    log.info("partition %s formatted as %s (%s)", device, part.fstype, part.label)

@@ -19,6 +19,8 @@ APT_PACKAGES=(
   udpcast lighttpd iproute2
   # network boot: DHCP/proxy DHCP and TFTP; a real DHCP client and TFTP/HTTP client (net tier)
   dnsmasq-base udhcpc curl
+  # SSH export/import: the tests start their own OpenSSH server on 127.0.0.1
+  openssh-server openssh-client
   # building the live image and booting it in qemu (make image, the vm tier)
   debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
   qemu-system-x86 ovmf ipxe-qemu
@@ -38,6 +40,10 @@ fi
 # port 80 on every interface of a test machine.
 if command -v systemctl >/dev/null && systemctl is-enabled lighttpd >/dev/null 2>&1; then
   systemctl disable --now lighttpd >/dev/null 2>&1 || true
+fi
+# Same for OpenSSH's server: the tests run their own, on 127.0.0.1 and a port of their own.
+if command -v systemctl >/dev/null && systemctl is-enabled ssh >/dev/null 2>&1; then
+  systemctl disable --now ssh >/dev/null 2>&1 || true
 fi
 
 # Test tools live in a venv that sees Debian's python3-* packages (the runtime ones).

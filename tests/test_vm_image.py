@@ -85,6 +85,7 @@ def choose_oscar_with_password(vm: Qemu, password: str) -> None:
 
 def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> None:
     vm = Qemu(iso=protected_iso, log=vm_log)
+    started = False
     try:
         vm.wait_for("OSCAR (English)", 180)
         choose_oscar_with_password(vm, "wrong")
@@ -92,7 +93,10 @@ def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> Non
         vm.wait_for("OSCAR (English)", 30)
         choose_oscar_with_password(vm, "ecole42")
         vm.wait_for("Sauvegarde", BOOT_TIMEOUT)
+        started = True
     finally:
+        if not started:  # what tty1 shows: the serial line may say nothing of a stuck boot
+            vm.screendump(vm_log.with_name("screen-at-failure.png"))
         vm.close()
 
 

@@ -19,6 +19,7 @@ ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 class Qemu:
     def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
                  memory: int = 2048, log: Path | None = None, usb_key: Path | None = None,
+                 usb_disk: Path | None = None,
                  kernel: tuple[Path, Path, str] | None = None, network: bool = False,
                  netns: str | None = None, tap: str | None = None, mac: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="oscar-vm-"))
@@ -47,6 +48,11 @@ class Qemu:
             argv += ["-device", "qemu-xhci", "-drive",
                      f"if=none,id=stick,format=raw,readonly=on,file={usb_key}",
                      "-device", "usb-storage,drive=stick,bootindex=0"]
+        if usb_disk is not None:
+            # An external USB disk, written to by the system it starts (its backups)
+            argv += ["-device", "qemu-xhci", "-drive",
+                     f"if=none,id=usbdisk,format=raw,file={usb_disk}",
+                     "-device", "usb-storage,drive=usbdisk,bootindex=0"]
         if tap is not None:
             # A PC booting from its network card: qemu's iPXE ROM (BIOS and UEFI) on a tap
             # device of a namespace bridged to the room; the NIC is the first boot device.

@@ -102,6 +102,18 @@ def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | Non
                 folder=templates_dir())) from exc
 
 
+def render_usbdisk(*, boot_uuid: str, password_hash: str | None, timeout: int = 10) -> str:
+    """The menu of an OSCAR USB disk: OSCAR, restaure, OSCAR in English and the PC's own disk.
+    With a password, the PC's disk (unrestricted) is the default: a protected default would
+    wait at the user name prompt forever."""
+    check_hash(password_hash)
+    return environment().get_template("usbdisk.cfg.j2").render(
+        version=__version__, default="disk" if password_hash else "oscar", timeout=timeout,
+        password_hash=password_hash, superuser=SUPERUSER, boot_uuid=boot_uuid,
+        live_path=LIVE_PATH, live_options=live_options(boot_uuid),
+        live_options_en=live_options(boot_uuid, "en"),
+        first_disk_label=_("Boot from the first hard disk"))
+
 def check(text: str, hint: str | None = None) -> None:
     """grub-script-check the configuration; a failure keeps it from being used."""
     with tempfile.NamedTemporaryFile("w", suffix=".cfg", prefix="oscar-grub-") as fh:

@@ -27,7 +27,9 @@ MBR_TYPES = {"ntfs": "7", "ext4": "83", "swap": "82", "vfat": "ef"}
 GPT_TYPES = {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
              "ext4": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
              "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
-             "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"}
+             "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+             # where GRUB's BIOS boot code lives on a GPT disk (no gap after the MBR there)
+             "biosboot": "21686148-6449-6E6F-744E-656564454649"}
 
 
 @dataclass
@@ -35,8 +37,9 @@ class PlannedPartition:
     number: int
     start: int  # bytes
     size: int  # bytes
-    fstype: str  # ntfs, ext4, swap, vfat
+    fstype: str  # ntfs, ext4, swap, vfat, biosboot (no filesystem)
     label: str
+    bootable: bool = False  # MBR's active flag: some BIOSes start no USB disk without one
 
 
 def _align_down(n: int) -> int:
@@ -91,15 +94,70 @@ def sfdisk_script(parts: list[PlannedPartition], label: str) -> str:
         if label == "gpt" and p.label == "OSCAR":
             # Hidden (62) and never mounted automatically (63): see docs/boot-menu.md.
             name += ', attrs="GUID:62,63"'
+        if label == "dos" and p.bootable:
+            name += ", bootable"
         lines.append(f"start={p.start // 512}, size={p.size // 512}, type={types[p.fstype]}{name}")
     return "\n".join(lines) + "\n"
 
 
-def mkfs_argv(part: PlannedPartition, device: str) -> list[str]:
+def mkfs_argv(part: PlannedPartition, device: str, uuid: str | None = None) -> list[str]:
+    """``uuid``: the filesystem's UUID (ext4) or volume id (vfat, 8 hex digits), chosen in
+    advance when a boot loader must find the filesystem before it exists."""
     if part.fstype == "ntfs":
         return ["mkfs.ntfs", "--quick", "--force", "--label", part.label, device]
     if part.fstype == "ext4":
-        return ["mkfs.ext4", "-q", "-F", "-L", part.label, device]
+        return ["mkfs.ext4", "-q", "-F", "-L", part.label, *(["-U", uuid] if uuid else []),
+                device]
     if part.fstype == "swap":
         return ["mkswap", "-L", part.label, device]
-    return ["mkfs.vfat", "-F", "32", "-n", part.label[:11].upper(), device]
+    if part.fstype == "vfat":
+        return ["mkfs.vfat", "-F", "32", "-n", part.label[:11].upper(),
+                *(["-i", uuid] if uuid else []), device]
+    raise ValueError(f"no filesystem on a {part.fstype} partition")
+
+
+# -- disque_usb ---------------------------------------------------------------------------------
+# The seed's external disk: the OSCAR boot partition (2 GB), an ext4 backup partition of half
+# the disk (a PC saved straight onto it) and NTFS for the rest (every backup of the school,
+# readable from Windows). A small EFI partition beside the boot partition lets UEFI PCs start
+# it; on GPT (disks over 2 TiB) a BIOS boot partition holds GRUB's code for BIOS PCs.
+USB_MIN_SIZE = 500 * 10**9  # "500 Go mini", as disk makers count
+USB_SMALLEST = 4 * GIB  # with --allow-small: what the layout needs at all
+USB_BOOT_SIZE = 2 * GIB
+USB_ESP_SIZE = 256 * MIB
+USB_BIOSBOOT_SIZE = MIB
+USB_LABELS = {"esp": "OSCAR-EFI", "boot": "OSCAR-BOOT", "save": "OSCAR-SAVE",
+              "school": "OSCAR-ECOLE"}
+
+
+def usb_label(disk_size: int) -> str:
+    return "gpt" if disk_size > MBR_LIMIT else "dos"
+
+
+def usb_plan(disk_size: int, label: str | None = None) -> list[PlannedPartition]:
+    label = label or usb_label(disk_size)
+    if label == "dos" and disk_size > MBR_LIMIT:
+        raise TargetRefused(_("An MBR table cannot use more than 2 TiB; this disk has {size}.").format(
+            size=human_size(disk_size)), _("Choose GPT."))
+    if disk_size < USB_SMALLEST:
+        raise TargetRefused(_("The disk ({size}) is too small for this layout.").format(
+            size=human_size(disk_size)), _("Choose a bigger disk."))
+    usable_end = _align_down(disk_size - (MIB if label == "gpt" else 0))
+    wanted: list[tuple[str, str, int, bool]] = []
+    if label == "gpt":
+        wanted.append(("biosboot", "BIOS boot", USB_BIOSBOOT_SIZE, False))
+    wanted += [("vfat", USB_LABELS["esp"], USB_ESP_SIZE, False),
+               ("ext4", USB_LABELS["boot"], USB_BOOT_SIZE, True),
+               ("ext4", USB_LABELS["save"], _align_down(disk_size // 2), False),
+               ("ntfs", USB_LABELS["school"], 0, False)]
+    position = MIB
+    rest = usable_end - position - sum(size for _fs, _name, size, _boot in wanted)
+    parts = []
+    for number, (fstype, name, size, bootable) in enumerate(wanted, 1):
+        size = size or _align_down(rest)
+        parts.append(PlannedPartition(number, position, size, fstype, name, bootable))
+        position += size
+    if position > usable_end or parts[-1].size < MIN_PART:
+        raise TargetRefused(_("The disk ({size}) is too small for this layout.").format(
+            size=human_size(disk_size)), _("Choose a bigger disk."))
+    return parts

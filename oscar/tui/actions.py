@@ -20,12 +20,9 @@ from oscar.tui.prepare_flow import PrepareFlow
 from oscar.tui.pxe_flow import PxeFlow
 from oscar.tui.restore_flow import RestoreFlow
 from oscar.tui.save_flow import SaveFlow
+from oscar.tui.usbdisk_flow import UsbDiskFlow
 
 Action = Callable[[Context, menus.Item], None]
-# Items whose engine comes with a later issue: they show their help and say so plainly.
-NOT_YET = {
-    "usb-disk": "disque_usb",
-}
 
 
 def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = None,
@@ -82,15 +79,12 @@ def pxe(ctx: Context, item: menus.Item) -> None:
     PxeFlow(ctx).start()
 
 
+def usb_disk(ctx: Context, item: menus.Item) -> None:
+    UsbDiskFlow(ctx).start()
+
+
 def show_help(ctx: Context, item: menus.Item) -> None:
     ctx.app.push(Screen(item.label, widgets.text_screen(item.help, [(_("Back"), ctx.app.pop)])))
-
-
-def not_yet(ctx: Context, item: menus.Item) -> None:
-    text = item.help + "\n\n" + _("{what} is not available yet in this version of OSCAR.").format(
-        what=item.label)
-    ctx.app.push(Screen(item.label, widgets.text_screen(text, [(_("Back"), ctx.app.pop)],
-                                                        style="body")))
 
 
 def logs(ctx: Context, item: menus.Item) -> None:
@@ -151,11 +145,11 @@ ACTIONS: dict[str, Action] = {
     "grub": grub,
     "deploy": deploy,
     "pxe": pxe,
+    "usb-disk": usb_disk,
     "personalise": personalise,
     "show-help": show_help,
     "logs": logs,
     "shell": shell,
     "reboot": reboot,
     "poweroff": poweroff,
-    **{name: not_yet for name in NOT_YET},
 }

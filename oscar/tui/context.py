@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import oscarpart, probe
+from oscar import oscarpart, probe, usbstore
 from oscar.devices import Disk, human_size
 from oscar.errors import OscarError
 from oscar.i18n import _
@@ -84,6 +84,46 @@ class Flow:
     def failed(self, exc: BaseException) -> None:
         self.app.back_to(self.depth)
         self.app.error(exc)
+
+    def with_store(self, then: Callable[[], None]) -> None:
+        """Ask where the backups are when there is a choice (the PC's OSCAR partition, an OSCAR
+        USB disk's OSCAR-SAVE and OSCAR-ECOLE), then call ``then``; ``--store`` or the
+        configuration's store means no question."""
+        if self.ctx.store_path is not None:
+            then()
+            return
+        try:
+            disks = self.ctx.machine or probe.probe_all(with_usage=False)
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        rows = []
+        found = oscarpart.find(disks)
+        if found is not None:
+            part = found[1]
+            rows.append(widgets.MenuRow(
+                _("This PC"), _("the OSCAR partition ({dev})").format(dev=part.name),
+                functools.partial(self._store_chosen, lambda: oscarpart.mount(part), then)))
+        for usb in usbstore.find(disks):
+            text = (_("{label} on the USB disk ({dev}): a PC's backups") if usb.role == "save"
+                    else _("{label} on the USB disk ({dev}): the school's backups (NTFS)"))
+            rows.append(widgets.MenuRow(
+                usb.label, text.format(label=usb.label, dev=usb.part.name),
+                functools.partial(self._store_chosen, functools.partial(usbstore.mount, usb),
+                                  then)))
+        if len(rows) < 2:
+            then()  # nothing to choose: the PC's OSCAR partition, or its error
+            return
+        self.app.push(Screen(_("Backups"), widgets.menu_screen(
+            _("Where are the backups?"), rows, width=16)))
+
+    def _store_chosen(self, mount: Callable[[], Path], then: Callable[[], None]) -> None:
+        try:
+            self.ctx.store_path = mount()
+        except OscarError as exc:
+            self.app.error(exc)
+            return
+        then()
 
     def open_store(self) -> Store | None:
         """The backup store, or None once its error is on the screen."""

@@ -7,16 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from oscar import bootinstall
-from oscar import config as configuration
 from oscar.devices import Disk
 from oscar.errors import OscarError
 from oscar.i18n import _
 from oscar.progress import NullProgress
-from oscar.tui import widgets
+from oscar.tui import password, widgets
 from oscar.tui.app import Screen
 from oscar.tui.context import Context, DiskChoice, disk_rows
-
-MIN_PASSWORD = 4
 
 
 class GrubFlow(DiskChoice):
@@ -53,28 +50,8 @@ class GrubFlow(DiskChoice):
             self.app.error(exc)
             return
         if self.app.config.password_hash is None and not self.installed:
-            self.app.push(Screen(_("Password"), widgets.password_screen(
-                _("OSCAR and restaure are protected by a password in the boot menu (user name: "
-                  "oscar). Choose it now:"), self.set_password)))
+            password.ask(self.app, self.plan)
             return
-        self.plan()
-
-    def set_password(self, first: str, second: str) -> None:
-        if len(first) < MIN_PASSWORD:
-            self.app.message(_("Password"), _("The password is too short: use at least {n} "
-                                              "characters.").format(n=MIN_PASSWORD),
-                             style="error")
-            return
-        if first != second:
-            self.app.message(_("Password"), _("The two passwords differ."), style="error")
-            return
-        self.app.config.password_hash = configuration.hash_password(first)
-        try:
-            configuration.save(self.app.config)
-        except OSError as exc:
-            self.app.error(exc)
-            return
-        self.app.pop()
         self.plan()
 
     def plan(self) -> None:

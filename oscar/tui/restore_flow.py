@@ -40,6 +40,9 @@ class RestoreFlow(DiskChoice):
         self.target: Disk | None = None
 
     def start(self) -> None:
+        self.with_store(self.store_known)
+
+    def store_known(self) -> None:
         try:
             self.store = self.ctx.store()
             entries = newest_first(self.store.entries())

@@ -36,6 +36,9 @@ class SaveFlow(DiskChoice):
         self.compress = "zstd"
 
     def start(self) -> None:
+        self.with_store(self.store_known)
+
+    def store_known(self) -> None:
         self.store = self.open_store()
         if self.store is None:
             return
