@@ -7,13 +7,15 @@ never exported). Once everything is there, the server checks the copy itself (``
 where the account has no shell, OSCAR reads the files back), then the partial folder takes the
 name ``NAME`` by renames: until that instant the server's previous ``NAME`` is untouched.
 
-Import: the files are read from ``PATH/NAME`` into the local store's partial folder, checked
-against the server's B2SUMS and read back from the local disk, then swapped in (store.py).
+Import: the files are read from ``PATH/NAME`` into the local store's partial folder (kept
+when the import is cut, continued by the next one), then read back from the local disk and
+checked against the server's B2SUMS, then swapped in (store.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import time
 from collections.abc import Callable
@@ -23,7 +25,6 @@ from pathlib import Path
 import paramiko
 
 from oscar import cancel, checksums, manifest
-from oscar.backupcopy import write_checked
 from oscar.errors import BackupInvalid, OscarError
 from oscar.i18n import _
 from oscar.progress import Progress
@@ -37,7 +38,7 @@ from oscar.sshremote import (
     rmtree,
     size_of,
 )
-from oscar.store import OLD, PARTIAL, Store, check_name
+from oscar.store import OLD, PARTIAL, PartialBackup, Store, check_name
 
 log = logging.getLogger("oscar.ssh")
 BLOCK = 1 << 20
@@ -188,6 +189,49 @@ def _check_remote(sftp: paramiko.SFTPClient, partial: str, folder: Path,
                                      "again."))
 
 
+def _download(sftp: paramiko.SFTPClient, source: str, target: Path,
+              on_bytes: Callable[[int], None]) -> int:
+    """Fetch ``source`` into ``target``, continuing a shorter file an interrupted import left;
+    returns how many bytes were already there."""
+    size = sftp.stat(source).st_size
+    there = target.stat().st_size if target.exists() else 0
+    if there > size:
+        target.unlink()
+        there = 0
+    with sftp.open(source, "rb") as src, target.open("ab") as dst:
+        src.seek(there)
+        src.prefetch(size - there)
+        while block := src.read(BLOCK):
+            cancel.check()
+            dst.write(block)
+            on_bytes(len(block))
+    return there
+
+
+def _check_local(backup: PartialBackup, sums: dict[str, str]) -> None:
+    """Every file as the disk holds it (flushed, its cache dropped) against the server's
+    B2SUMS; one that differs is removed, so that the next import fetches it again."""
+    bad = []
+    for filename, expected in sums.items():
+        path = backup.folder / filename
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if checksums.hash_file(path, drop_cache=True) != expected:
+            bad.append(filename)
+            path.unlink()
+            continue
+        if filename != manifest.FILE:  # publish() rewrites the manifest, then sums it again
+            backup.sums[filename] = expected
+            backup.read_back.add(filename)
+    if bad:
+        raise BackupInvalid(_("{files} of the backup do not match their checksums.").format(
+            files=", ".join(sorted(bad))),
+            _("The copy on the server is damaged; the local backups are as they were."))
+
+
 def _publish(sftp: paramiko.SFTPClient, base: str, name: str, partial: str, final: str) -> None:
     old = f"{base}/{OLD}{name}"
     if exists(sftp, old):
@@ -219,7 +263,7 @@ def import_backup(remote: Remote, name: str, store: Store, opts: SshOptions,
             raw_manifest = fh.read(manifest.MAX_SIZE + 1)
         total = sum(sftp.stat(f"{source}/{f}").st_size for f in sums)
         progress.start(_("import of {name}").format(name=name), total)
-        done = 0
+        done = resumed = 0
 
         def received(count: int) -> None:
             nonlocal done
@@ -228,23 +272,20 @@ def import_backup(remote: Remote, name: str, store: Store, opts: SshOptions,
             progress.update(done / total if total else 1.0)
 
         store.recover()
-        with store.writing(name) as backup:
+        with store.writing(name, resume=True) as backup:
             (backup.folder / manifest.FILE).write_bytes(raw_manifest)
             man = manifest.load(backup.folder)  # checked like any backup's manifest
             for filename in sorted(sums):
-                if filename == manifest.FILE:
-                    if checksums.hash_file(backup.folder / filename) != sums[filename]:
-                        raise BackupInvalid(_("{file} of the backup does not match its "
-                                              "checksum.").format(file=filename),
-                                            _("The copy on the server is damaged."))
-                    continue
-
-                with sftp.open(f"{source}/{filename}", "rb") as fh:
-                    fh.prefetch()
-                    write_checked(backup, filename, iter(lambda: fh.read(BLOCK), b""),
-                                  sums[filename], received,
-                                  _("The copy on the server is damaged; the local backups are "
-                                    "as they were."))
+                if filename != manifest.FILE:
+                    there = _download(sftp, f"{source}/{filename}", backup.folder / filename,
+                                      received)
+                    resumed += there
+                    done += there
+            if resumed:
+                log.info("import of %s resumed: %d bytes were already here", name, resumed)
+                progress.message(_("Resumed: {size} were already here.").format(
+                    size=_size(resumed)))
+            _check_local(backup, sums)
             folder = backup.publish(man)
         progress.finish()
     log.info("imported %s from %s into %s", name, remote, folder)

@@ -146,8 +146,11 @@ class Store:
         return self._entry(folder)
 
     @contextlib.contextmanager
-    def writing(self, name: str) -> Iterator[PartialBackup]:
-        """A partial backup folder; removed on any failure, published by ``publish``."""
+    def writing(self, name: str, *, resume: bool = False) -> Iterator[PartialBackup]:
+        """A partial backup folder; removed on any failure, published by ``publish``.
+        ``resume``: what an interrupted transfer left there is kept (and kept again if this
+        one fails too), for files that can be continued rather than sent again (an import);
+        it is never listed, and is checked like everything else before publish."""
         self.check_exists()
         check_name(name)
         self.recover()
@@ -160,18 +163,19 @@ class Store:
                 raise UsageError(_("Another save of '{name}' is running.").format(name=name),
                                  _("Wait for it to finish.")) from exc
             partial = self.root / f"{PARTIAL}{name}"
-            if partial.exists():
+            if partial.exists() and not resume:
                 log.info("removing %s left by an interrupted save", partial)
                 shutil.rmtree(partial)
             try:
-                partial.mkdir()
+                partial.mkdir(exist_ok=resume)
             except OSError as exc:
                 raise _store_error(exc, self.root) from exc
             backup = PartialBackup(self, name, partial)
             try:
                 yield backup
             finally:
-                if partial.exists():
+                # after publish, the partial name holds nothing or the previous backup
+                if partial.exists() and (backup.published or not resume):
                     shutil.rmtree(partial, ignore_errors=True)
         finally:
             with contextlib.suppress(OSError):
@@ -195,6 +199,7 @@ class PartialBackup:
         self.folder = folder
         self.sums: dict[str, str] = {}  # hashes taken while writing, checked after flushing
         self.read_back: set[str] = set()  # files already read back from the disk and matched
+        self.published = False
 
     def open_sink(self, filename: str) -> ImageSink:
         return ImageSink(self, filename)
@@ -241,6 +246,7 @@ class PartialBackup:
             else:
                 os.rename(self.folder, target)
                 fsync_dir(self.store.root)
+            self.published = True
             return target
         except OSError as exc:
             raise _store_error(exc, self.store.root) from exc

@@ -904,13 +904,14 @@ FR = {
     "Resumed: {size} were already on the server.": "Reprise : {size} étaient déjà sur le serveur.",
     "No backup named '{name}' in {remote}.": "Aucune sauvegarde nommée « {name} » dans {remote}.",
     "The copy on the server is damaged; the local backups are as they were.": "La copie sur le serveur est abîmée ; les sauvegardes locales sont restées telles quelles.",
-    "The copy on the server is damaged.": "La copie sur le serveur est abîmée.",
     "{label} on the USB disk ({dev}): a PC's backups": "{label} sur le disque USB ({dev}) : les sauvegardes d'un poste",
     "{label} on the USB disk ({dev}): the school's backups (NTFS)": "{label} sur le disque USB ({dev}) : les sauvegardes de l'établissement (NTFS)",
     "Backups": "Sauvegardes",
     "This PC": "Ce PC",
     "Where are the backups?": "Où sont les sauvegardes ?",
     "the OSCAR partition ({dev})": "la partition OSCAR ({dev})",
+    "Resumed: {size} were already here.": "Reprise : {size} étaient déjà là.",
+    "{files} of the backup do not match their checksums.": "{files} de la sauvegarde ne correspondent pas à leurs sommes de contrôle.",
 }
 
 

@@ -93,12 +93,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.copy(folder / "client.pub", folder / "authorized_keys")
     port = _free_port()
     log = folder / "sshd.log"
-    proc = _start_sshd(folder, port, log)
-    backups = folder / "srv/oscar"
+    server = Server(folder, port, _start_sshd(folder, port, log), folder / "client",
+                    folder / "known_hosts", folder / "srv/oscar", log)
     try:
-        yield Server(folder, port, proc, folder / "client", folder / "known_hosts", backups, log)
+        yield server
     finally:
-        _stop(proc)
+        _stop(server.proc)  # the one running now: a test may have restarted it
 
 
 @pytest.fixture(scope="module")
@@ -246,9 +246,44 @@ def test_a_damaged_copy_on_the_server_is_never_imported(server: Server, lab: Lab
     refused = oscar("import", "--from", server.url(), "--name", "pc07", "--store", str(local),
                     *pinned)
     assert refused.returncode == 6, refused.stdout + refused.stderr
-    assert "does not match its checksum" in refused.stderr and "hint:" in refused.stderr
+    assert f"{image.name} of the backup do not match" in refused.stderr
+    assert "hint:" in refused.stderr
     assert files_of(local / "pc07") == before
-    assert sorted(os.listdir(local)) == ["pc07"]
+    listing = json.loads(oscar("list", str(local), "--json").stdout)
+    assert [(b["name"], b["state"]) for b in listing] == [("pc07", "complete")]
+    # what arrived intact waits for the next import; the damaged file does not
+    assert not (local / ".oscar-partial-pc07" / image.name).exists()
+
+
+def test_a_killed_import_resumes(server: Server, lab: LabDisks, tmp_path: Path) -> None:
+    pinned = server.ssh_args("--accept-host-key", server.fingerprint())
+    assert oscar("export", "--store", str(lab.store), "--name", "pc07", "--to", server.url(),
+                 *pinned).returncode == 0
+    local = tmp_path / "store"
+    local.mkdir()
+    env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "oscar", "import", "--from", server.url(),
+                             "--name", "pc07", "--store", str(local), "--max-rate", "2M",
+                             *pinned], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    partial = local / ".oscar-partial-pc07"
+    end = time.monotonic() + 120
+    while time.monotonic() < end and proc.poll() is None:
+        got = sum(p.stat().st_size for p in partial.iterdir()) if partial.is_dir() else 0
+        if got >= 4 << 20:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the import ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads(oscar("list", str(local), "--json").stdout) == []  # nothing half-listed
+    rerun = oscar("import", "--from", server.url(), "--name", "pc07", "--store", str(local),
+                  *pinned)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "Resumed:" in rerun.stdout + rerun.stderr
+    assert oscar("verify", str(local / "pc07")).returncode == 0
+    assert files_of(local / "pc07") == files_of(server.backups / "pc07")
+    assert not partial.exists()
 
 
 def test_bad_addresses_say_how_to_write_them(lab: LabDisks) -> None:

@@ -349,3 +349,34 @@ def test_the_menu_asks_where_the_backups_are(usb: str, model: LabDisks) -> None:
     point = Path(f"/run/oscar/usb-school-{Path(partition_path(usb, 4)).name}")
     assert os.path.ismount(point)
     assert getattr(context, "store_path", None) == point
+    app.press("esc", "esc")  # back to the main menu: the next flow asks again
+    app.press("s", "enter")
+    assert "Where are the backups?" in app.screen_text(), app.screen_text()
+    choose(app, "This PC")
+    assert getattr(context, "store_path", None) == model.store
+
+
+def test_a_gpt_usb_disk_keeps_grub_in_its_bios_boot_partition(blank_disk: Callable[..., str],
+                                                                live: Path) -> None:
+    """Over 2 TiB the layout is GPT (forced here with --gpt on a small disk): GRUB's BIOS code
+    goes into the BIOS boot partition, the EFI partition and the rest as on MBR."""
+    disk = blank_disk(8 * GIB, "gpt")
+    result = oscar("usbdisk", "init", "--disk", disk, "--gpt", "--allow-small", "--image",
+                   str(live), "--no-password", "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = json.loads(sh("sfdisk", "-J", disk).stdout)["partitiontable"]
+    assert table["label"] == "gpt"
+    parts = table["partitions"]
+    assert [p["type"] for p in parts] == [
+        "21686148-6449-6E6F-744E-656564454649", "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+        "0FC63DAF-8483-4772-8E79-3D69D8477DE4", "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+        "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"]
+    for number, (fstype, label) in enumerate(LABELS, 2):
+        found = blkid(partition_path(disk, number))
+        assert (found.get("TYPE"), found.get("LABEL")) == (fstype, label), (number, found)
+    with open(partition_path(disk, 1), "rb") as fh:
+        assert fh.read(1 << 20).strip(b"\0")  # GRUB's core image
+    with open(disk, "rb") as fh:
+        assert b"GRUB" in fh.read(440)
+    loader = mtools("mtype", "-i", partition_path(disk, 2), "::/EFI/BOOT/BOOTX64.EFI")
+    assert loader.returncode == 0 and loader.stdout[:2] == b"MZ"

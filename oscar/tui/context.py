@@ -21,6 +21,7 @@ class Context:
     app: App
     store_path: Path | None = None  # --store, or the config's store; None: the OSCAR partition
     machine: list[Disk] | None = None  # a saved machine description instead of probing (guide)
+    store_asked: bool = False  # store_path is the answer to "Where are the backups?"
 
     def store(self, disks: list[Disk] | None = None) -> Store:
         """The backup store, mounting the PC's OSCAR partition when none was given."""
@@ -88,7 +89,10 @@ class Flow:
     def with_store(self, then: Callable[[], None]) -> None:
         """Ask where the backups are when there is a choice (the PC's OSCAR partition, an OSCAR
         USB disk's OSCAR-SAVE and OSCAR-ECOLE), then call ``then``; ``--store`` or the
-        configuration's store means no question."""
+        configuration's store means no question. Asked again by each flow: a USB disk may
+        have been plugged in or out since."""
+        if self.ctx.store_asked:
+            self.ctx.store_path, self.ctx.store_asked = None, False
         if self.ctx.store_path is not None:
             then()
             return
@@ -123,6 +127,7 @@ class Flow:
         except OscarError as exc:
             self.app.error(exc)
             return
+        self.ctx.store_asked = True
         then()
 
     def open_store(self) -> Store | None:
