@@ -43,6 +43,15 @@ def oscar(*args: str, env: dict[str, str] | None = None, timeout: int = 600,
                           env=full_env, timeout=timeout, input=stdin)
 
 
+def flip_a_byte(image: Path) -> None:
+    """One bit of damage in the middle of an image, its size unchanged."""
+    with image.open("r+b") as fh:
+        fh.seek(image.stat().st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([byte[0] ^ 1]))
+
+
 def hash_device(path: str) -> str:
     digest = hashlib.blake2b()
     with open(path, "rb") as fh:

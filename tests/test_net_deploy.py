@@ -18,6 +18,7 @@ from oscar.devices import partition_path
 from oscar.engine.mount import mounted
 from tests.conftest import (
     LabDisks,
+    flip_a_byte,
     fs_clean,
     hash_device,
     make_lab,
@@ -134,15 +135,6 @@ def deploy(room: Room, procedure: str, mode: str, clients: list[int], *,
     assert report_line, logs[0]
     report = json.loads(Path(report_line[0].split(": ", 1)[1]).read_text())
     return code, report, logs
-
-
-def flip_a_byte(image: Path) -> None:
-    """One bit of damage in the middle of an image, its size unchanged."""
-    with image.open("r+b") as fh:
-        fh.seek(image.stat().st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 1]))
 
 
 def assert_nothing_left(room: Room) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, LabDisks, make_lab, oscar, sh
+from tests.conftest import ROOT, LabDisks, flip_a_byte, make_lab, oscar, sh
 
 pytestmark = pytest.mark.net
 
@@ -110,6 +110,22 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
         yield disks
 
 
+def kill_midway(partial: Path, *argv: str) -> None:
+    """Run a transfer slowed to 2 MB/s and kill it with -9 once 4 MB sit in ``partial``."""
+    env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "oscar", *argv, "--max-rate", "2M"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 120
+    while time.monotonic() < end and proc.poll() is None:
+        there = sum(p.stat().st_size for p in partial.iterdir()) if partial.is_dir() else 0
+        if there >= 4 << 20:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the {argv[0]} ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
@@ -169,21 +185,9 @@ def test_a_killed_upload_keeps_the_previous_backup_and_resumes(server: Server, l
                   "--yes")
     assert saved.returncode == 0, saved.stderr
     assert files_of(lab.store / "pc07") != previous
-    env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "oscar", "export", "--store", str(lab.store),
-                             "--name", "pc07", "--to", server.url(), "--max-rate", "2M",
-                             *pinned], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     partial = server.backups / ".oscar-partial-pc07"
-    end = time.monotonic() + 120
-    while time.monotonic() < end and proc.poll() is None:
-        sent = sum(p.stat().st_size for p in partial.iterdir()) if partial.is_dir() else 0
-        if sent >= 4 << 20:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the upload ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_midway(partial, "export", "--store", str(lab.store), "--name", "pc07", "--to",
+                server.url(), *pinned)
     assert files_of(server.backups / "pc07") == previous  # the server's backup is intact
     assert partial.is_dir()
     rerun = oscar("export", "--store", str(lab.store), "--name", "pc07", "--to", server.url(),
@@ -238,11 +242,7 @@ def test_a_damaged_copy_on_the_server_is_never_imported(server: Server, lab: Lab
     before = files_of(local / "pc07")
     image = max((p for p in (server.backups / "pc07").iterdir() if p.is_file()),
                 key=lambda p: p.stat().st_size)
-    with image.open("r+b") as fh:
-        fh.seek(image.stat().st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 0x10]))
+    flip_a_byte(image)
     refused = oscar("import", "--from", server.url(), "--name", "pc07", "--store", str(local),
                     *pinned)
     assert refused.returncode == 6, refused.stdout + refused.stderr
@@ -261,21 +261,9 @@ def test_a_killed_import_resumes(server: Server, lab: LabDisks, tmp_path: Path) 
                  *pinned).returncode == 0
     local = tmp_path / "store"
     local.mkdir()
-    env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "oscar", "import", "--from", server.url(),
-                             "--name", "pc07", "--store", str(local), "--max-rate", "2M",
-                             *pinned], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     partial = local / ".oscar-partial-pc07"
-    end = time.monotonic() + 120
-    while time.monotonic() < end and proc.poll() is None:
-        got = sum(p.stat().st_size for p in partial.iterdir()) if partial.is_dir() else 0
-        if got >= 4 << 20:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the import ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_midway(partial, "import", "--from", server.url(), "--name", "pc07", "--store",
+                str(local), *pinned)
     assert json.loads(oscar("list", str(local), "--json").stdout) == []  # nothing half-listed
     rerun = oscar("import", "--from", server.url(), "--name", "pc07", "--store", str(local),
                   *pinned)

@@ -26,6 +26,7 @@ from oscar.engine.mount import mounted
 from tests.conftest import (
     ROOT,
     LabDisks,
+    flip_a_byte,
     fs_clean,
     hash_device,
     make_lab,
@@ -207,11 +208,7 @@ def test_a_damaged_source_is_never_copied(usb: str, model: LabDisks) -> None:
               if (school / "dmg" / n).is_file()}
     image = max((p for p in (model.store / "dmg").iterdir() if p.is_file()),
                 key=lambda p: p.stat().st_size)
-    with image.open("r+b") as fh:
-        fh.seek(image.stat().st_size // 2)
-        byte = fh.read(1)
-        fh.seek(-1, 1)
-        fh.write(bytes([byte[0] ^ 0x01]))
+    flip_a_byte(image)
     result = oscar("copy", "--from", str(model.store), "--name", "dmg", "--to", str(school))
     assert result.returncode == 6, result.stdout + result.stderr
     assert "does not match its checksum" in result.stderr and "hint:" in result.stderr
