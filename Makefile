@@ -16,7 +16,7 @@ lint: setup
 	$(PY) -m mypy
 
 test: setup lint
-	$(PYTEST) -m "unit or storage or net or vm" tests
+	$(PYTEST) -m "unit or storage or net or vm" --durations=40 tests
 
 test-unit: setup
 	$(PYTEST) -m unit tests

@@ -168,6 +168,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
                          _("Give the backup's folder: STORE/NAME ('oscar list STORE')."))
     report = verify(folder, TerminalProgress(), deep=not args.quick)
     name = report.manifest.name
+    if report.clonezilla:
+        print(_("Clonezilla image {name}: checked with {files}.").format(
+            name=name, files=", ".join(report.sum_files) if report.sum_files else _(
+                "the images' own checksums (the folder has no checksum file)")))
     if not report.not_decoded:
         print(_("Backup {name} verified: every checksum matches and every image decodes.").format(
             name=name))
@@ -178,6 +182,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def layout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--layout", default="proportional", choices=("proportional", "grow-last", "keep"),
+        help=_("on a disk of another size: scale every partition (proportional), give the "
+               "difference to the last data partition (grow-last), or keep the saved sizes"))
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from oscar.restore import RestoreOptions, Restorer
 
@@ -185,7 +196,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     store.check_exists()
     store.get(args.name)
     disk = probe.resolve_disk(args.disk, store_paths=[args.store])
-    opts = RestoreOptions(args.name, parse_parts(args.parts), args.with_table)
+    opts = RestoreOptions(args.name, parse_parts(args.parts), args.with_table,
+                          layout=args.layout, resize_store=args.resize_oscar)
     restorer = Restorer(disk, store, opts, TerminalProgress())
     if args.dry_run:
         print(restorer.plan.render())
@@ -396,7 +408,8 @@ def cmd_deploy_send(args: argparse.Namespace) -> int:
         _save_whole_disk(args, store)
     sender = Sender(SendOptions(args.store, args.name, proc.name, args.mode, args.clients,
                                 args.max_wait, args.interface, args.then,
-                                max_bitrate=args.max_bitrate, clients_file=args.clients_file))
+                                max_bitrate=args.max_bitrate, clients_file=args.clients_file,
+                                layout=args.layout))
     print(_("Checking the backup before sending it..."), flush=True)
     sender.check_backup(TerminalProgress())
     print(_("Deployment '{name}' ({procedure}, {mode}) on {interface} ({address}): "
@@ -644,6 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", help=_("partition numbers, e.g. 1,2"))
     p.add_argument("--with-table", action="store_true",
                    help=_("write the saved partition table first"))
+    layout_option(p)
+    p.add_argument("--resize-oscar", action="store_true",
+                   help=_("with --with-table on another disk: let the OSCAR partition change "
+                          "size too"))
     p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_restore)
@@ -759,6 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "the school's network)"))
     d.add_argument("--then", default="none", choices=("none", "reboot", "poweroff"),
                    help=_("what the clients do when done"))
+    layout_option(d)
     d.add_argument("--clients-file", help=_("OSCAR_déploie: each client takes its name, "
                                              "address, key and domain from this file"))
     d.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))

@@ -36,6 +36,7 @@ class Plan:
     disk_size: int
     steps: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # e.g. the new layout, shown before the steps
 
     @property
     def destructive(self) -> bool:
@@ -45,7 +46,7 @@ class Plan:
         lines = [self.title,
                  _("Disk: {path}  identity {identity}  size {size}").format(
                      path=self.disk_path, identity=self.disk_identity,
-                     size=human_size(self.disk_size))]
+                     size=human_size(self.disk_size)), *self.details]
         for number, step in enumerate(self.steps, 1):
             size = f" ({human_size(step.size)})" if step.size else ""
             mark = _(" [writes {dev}]").format(dev=step.writes) if step.writes else ""

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from oscar import bootinstall, checksums, disklock, methods, oplog, probe, run, tools
+from oscar import (
+    bootinstall,
+    checksums,
+    clonezilla,
+    disklock,
+    imagewrite,
+    methods,
+    oplog,
+    probe,
+    retarget,
+    run,
+    shrinkscratch,
+    tools,
+)
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
-from oscar.engine import compress as compression
-from oscar.engine import fsarchiver, mkfs, ntfs, ntfsclone, partclone, ptable
+from oscar.engine import fit, fsarchiver, fsresize, mkfs, ntfs, ptable
 from oscar.errors import OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
 from oscar.progress import Progress
 from oscar.save import store_partition_names
 from oscar.store import Store
-from oscar.verify import check_headers, check_integrity
+from oscar.verify import check_clonezilla, check_headers, check_integrity, fill_used
 
 log = logging.getLogger("oscar.restore")
 FSARCHIVER_MARGIN = 1.1  # a file-level restore needs the data plus filesystem overhead
@@ -34,6 +47,10 @@ class RestoreOptions:
     # Other backup folders whose partitions are kept as they are (a deployment client's own
     # OSCAR partition, while the backup itself arrives from the network).
     keep_paths: list[str] = field(default_factory=list)
+    # With the table, on a disk of another size: how the saved layout is fitted (fit.LAYOUTS),
+    # and whether the OSCAR partition may change size too.
+    layout: str = "proportional"
+    resize_store: bool = False
 
 
 class ImageSource(Protocol):
@@ -58,7 +75,10 @@ class FolderSource:
         self.sums: dict[str, str] = {}
 
     def verify(self, restorer: Restorer) -> dict[str, str]:
-        self.sums = check_integrity(self.folder, restorer.man, restorer.progress)
+        if restorer.clonezilla:
+            self.sums, _used = check_clonezilla(self.folder, restorer.man, restorer.progress)
+        else:
+            self.sums = check_integrity(self.folder, restorer.man, restorer.progress)
         infos = check_headers(self.folder, restorer.man, self.sums)
         for entry in restorer.entries:
             info = infos.get(entry.number)
@@ -105,20 +125,16 @@ def needed_size(entry: PartEntry) -> int:
 
 
 def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_table: bool,
-                 store_parts: set[str], table: ptable.SfTable | None) -> None:
+                 store_parts: set[str], table: ptable.SfTable | None,
+                 format_only: bool = False) -> None:
     """Every reason to refuse the target, before anything is written (pure)."""
     if target.is_boot_medium:
         raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=target.path),
                             _("Choose the PC's disk, not the OSCAR key or the live system."))
     kept = [p for p in target.partitions if p.name in store_parts]
+    retarget.check_sector_size(man, entries, target, format_only)
     if with_table:
-        assert table is not None
-        need = ptable.table_end(table)
-        if need > target.size:
-            raise TargetRefused(
-                _("{disk} is too small: {have} for a table that needs {need}.").format(
-                    disk=target.path, have=human_size(target.size), need=human_size(need)),
-                _("Choose a bigger disk, or restore partitions without --with-table."))
+        assert table is not None  # already fitted to the target (fit.fit refuses what cannot)
         ptable.check_keeps(table, [(p.number, p.start, p.size) for p in kept])
         for part in target.partitions:
             if part.in_use and part.name not in store_parts:
@@ -144,7 +160,8 @@ def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_tab
         check_partition(found, entry, store_parts)
 
 
-def check_partition(part: Partition, entry: PartEntry, store_parts: set[str]) -> None:
+def check_partition(part: Partition, entry: PartEntry, store_parts: set[str],
+                    need: int | None = None) -> None:
     if part.name in store_parts:
         raise TargetRefused(_("Partition {dev} holds the backups and cannot be "
                               "overwritten.").format(dev=part.path),
@@ -152,12 +169,17 @@ def check_partition(part: Partition, entry: PartEntry, store_parts: set[str]) ->
     if part.in_use:
         raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=part.path),
                             _("Unmount it first."))
-    need = needed_size(entry)
+    need = needed_size(entry) if need is None else need
     if part.size < need:
+        if entry.method in retarget.BLOCK:
+            hint = _("It was saved block by block ({method}): restore with --with-table, which "
+                     "shrinks it, or save it at file level (--method fsarchiver).").format(
+                method=entry.method)
+        else:
+            hint = _("Restore with --with-table, or onto a bigger partition.")
         raise TargetRefused(
             _("Partition {dev} is too small: {have}, needs {need}.").format(
-                dev=part.path, have=human_size(part.size), need=human_size(need)),
-            _("Restore with --with-table, or onto a bigger partition."))
+                dev=part.path, have=human_size(part.size), need=human_size(need)), hint)
 
 
 class Restorer:
@@ -167,11 +189,16 @@ class Restorer:
         self.opts = opts
         self.progress = progress
         entry = store.get(opts.name)
-        if entry.state != "complete" or entry.manifest is None:
+        self.folder: Path = entry.folder
+        if entry.state == "clonezilla":
+            self.man: Manifest = clonezilla.load(entry.folder)
+            fill_used(entry.folder, self.man)
+        elif entry.state != "complete" or entry.manifest is None:
             raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
                 name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
-        self.folder: Path = entry.folder
-        self.man: Manifest = entry.manifest
+        else:
+            self.man = entry.manifest
+        self.clonezilla = entry.state == "clonezilla"
         self.target = target
         self.confirmed_holds_store = target.holds_store
         self.store_paths = [str(store.root), *opts.keep_paths]
@@ -181,11 +208,16 @@ class Restorer:
         self.source: ImageSource = source or FolderSource(self.folder)
         self.entries = selected_entries(self.man, opts.parts)
         self.table: ptable.SfTable | None = None
+        self.fitted: fit.Fitted | None = None
+        self.resizes = retarget.Resizes()
+        self.shrunk: shrinkscratch.ShrunkImages | None = None
         self.disk_name = self.man.source["name"]
         if opts.with_table:
             sf = self.folder / f"{self.disk_name}-pt.sf"
-            self.table = ptable.parse_sf(sf.read_text())
-        check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table)
+            self.fitted = self._fit(ptable.parse_sf(sf.read_text()))
+            self.table = self.fitted.table
+        check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table,
+                     opts.format_only)
         self.sums: dict[str, str] = {}
         # OSCAR's boot menu on this disk names the restored systems' kernels and lives partly
         # on partitions a restore may replace (the EFI partition, the sectors after the MBR):
@@ -193,33 +225,145 @@ class Restorer:
         self.boot_menu = bootinstall.installed_on(target) is not None
         self.plan = self._plan()
 
+    def _fit(self, saved: ptable.SfTable) -> fit.Fitted:
+        t = self.target
+        if self.opts.layout not in fit.LAYOUTS:
+            raise UsageError(_("Unknown layout '{name}'.").format(name=self.opts.layout),
+                             _("Choose one of: {choices}.").format(choices=", ".join(fit.LAYOUTS)))
+        restored = set() if self.opts.format_only else {e.number for e in self.entries}
+        needs = retarget.part_needs(self.man, restored,
+                                    resize_store=self.opts.resize_store and not t.holds_store)
+        if t.holds_store:
+            needs = {}  # the OSCAR partition on this disk stays where it is: nothing moves
+        fitted = fit.fit(saved, source_bytes=self.man.source.get("size"), disk_bytes=t.size,
+                         sector=t.sector_size, needs=needs, layout=self.opts.layout)
+        if not self.opts.format_only:
+            self.resizes = retarget.resizes(self.man, self.entries, fitted, t.size,
+                                            t.sector_size,
+                                            scratch_ok=isinstance(self.source, FolderSource))
+        if self.resizes.scratch:
+            self.shrunk = shrinkscratch.ShrunkImages(self._scratch_folder())
+        return fitted
+
+    def _scratch_folder(self) -> Path:
+        shrinking = [e for e in self.entries if e.number in self.resizes.scratch]
+        need = shrinkscratch.room_needed(shrinking)
+        candidates = [self.store.root, Path(tempfile.gettempdir())]
+        folder = shrinkscratch.pick_folder(candidates, need)
+        if folder is None:
+            raise TargetRefused(
+                _("Partition {n} must be shrunk before it fits on this disk, in a file that "
+                  "needs {need} free; neither the backups' folder nor the memory has that "
+                  "much.").format(n=shrinking[0].number, need=human_size(need)),
+                _("Free space beside the backups, shrink that partition on the model before "
+                  "saving, or save it at file level (--method fsarchiver)."))
+        return folder
+
+    def _table_step(self, table: ptable.SfTable, label: str) -> planning.Step:
+        return planning.Step("write-table", label, writes=self.target.path,
+                             params={"table": table})
+
+    def _table_steps(self, plan: planning.Plan) -> None:
+        """Partition table and restores, in the manifest's order (a deployment's stream): a
+        block image that shrinks is restored into a temporary table where its partition has
+        its saved size, shrunk, and the next table cuts the partition."""
+        assert self.fitted is not None
+        final = self.fitted.table
+        label = final.label.upper()
+        written: ptable.SfTable | None = None
+        for entry in self.entries:
+            if self.opts.format_only:
+                break
+            shrink_to = self.resizes.shrink.get(entry.number)
+            if shrink_to is not None:
+                stage = fit.with_size(final, entry.number, entry.size, drop_after=True)
+                plan.steps.append(self._table_step(stage, _(
+                    "Write the partition table ({label}) with partition {n} at its saved size "
+                    "{size}").format(label=label, n=entry.number, size=human_size(entry.size))))
+                written = stage
+            elif written is not final:
+                plan.steps.append(self._table_step(final, self._table_label(label)))
+                written = final
+            plan.steps.append(self._restore_step(entry))
+            if shrink_to is not None:
+                plan.steps.append(planning.Step(
+                    "resize-fs", _("Shrink the filesystem of partition {n} to {size}").format(
+                        n=entry.number, size=human_size(shrink_to)),
+                    writes=self._part_path(entry.number),
+                    params={"number": entry.number, "size": shrink_to}))
+            elif entry.number in self.resizes.grow:
+                plan.steps.append(self._grow_step(entry))
+        if written is not final:
+            plan.steps.append(self._table_step(final, self._table_label(label)))
+        if self.opts.format_only:
+            for entry in self.entries:
+                plan.steps.append(self._format_step(entry))
+
+    def _table_label(self, label: str) -> str:
+        if self.fitted is not None and not self.fitted.same:
+            return _("Write the partition table ({label}), fitted to this disk").format(
+                label=label)
+        return _("Write the saved partition table ({label})").format(label=label)
+
+    def _restore_step(self, entry: PartEntry) -> planning.Step:
+        return planning.Step(
+            "restore-part", _("Restore partition {n} ({fs}, {label}) from {method}").format(
+                n=entry.number, fs=entry.fstype, label=entry.label or "-",
+                method=entry.method), writes=self._part_path(entry.number),
+            size=entry.used or entry.size, params={"number": entry.number})
+
+    def _format_step(self, entry: PartEntry) -> planning.Step:
+        return planning.Step(
+            "format-part", _("Format partition {n} ({fs}, {label}), empty").format(
+                n=entry.number, fs=entry.fstype, label=entry.label or "-"),
+            writes=self._part_path(entry.number), params={"number": entry.number})
+
+    def _grow_step(self, entry: PartEntry) -> planning.Step:
+        return planning.Step(
+            "resize-fs", _("Grow the filesystem of partition {n} to fill it").format(
+                n=entry.number), writes=self._part_path(entry.number),
+            params={"number": entry.number, "size": None})
+
     def _plan(self) -> planning.Plan:
         t = self.target
         plan = planning.Plan(_("Restore '{name}' onto {disk}").format(
             name=self.man.name, disk=t.path), t.identity, t.path, t.size)
-        if isinstance(self.source, FolderSource):
+        if isinstance(self.source, FolderSource) and self.clonezilla:
+            sums = clonezilla.read_sums(self.folder)
+            plan.steps.append(planning.Step("verify", _(
+                "Verify the Clonezilla image with {files}").format(files=", ".join(sums)) if sums
+                else _("Decode every image of the Clonezilla image (it has no checksum file)"),
+                size=self.man.stored_bytes))
+        elif isinstance(self.source, FolderSource):
             plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
                                             size=self.man.stored_bytes))
+        for number, size in self.resizes.scratch.items():
+            assert self.shrunk is not None
+            plan.steps.append(planning.Step("shrink-scratch", _(
+                "Restore partition {n} into a file in {folder} and shrink it to {size} (nothing "
+                "is written to the disk yet)").format(n=number, folder=self.shrunk.folder,
+                                                      size=human_size(size)),
+                params={"number": number, "size": size}))
         else:
             plan.steps.append(planning.Step("verify", _(
                 "Check the partition table and the manifest received; every image is checked "
                 "as it arrives")))
+        if self.fitted is not None and not self.fitted.same:
+            labels = {e.number: f"({e.fstype or e.role}, {e.label or '-'})"
+                      for e in self.man.partitions}
+            plan.details += fit.describe(self.fitted, labels)
         if self.opts.with_table:
-            plan.steps.append(planning.Step(
-                "write-table", _("Write the saved partition table ({label})").format(
-                    label=(self.table.label if self.table else "").upper()), writes=t.path))
-        for entry in self.entries:
-            if self.opts.format_only:
-                plan.steps.append(planning.Step(
-                    "format-part", _("Format partition {n} ({fs}, {label}), empty").format(
-                        n=entry.number, fs=entry.fstype, label=entry.label or "-"),
-                    writes=self._part_path(entry.number), params={"number": entry.number}))
-                continue
-            plan.steps.append(planning.Step(
-                "restore-part", _("Restore partition {n} ({fs}, {label}) from {method}").format(
-                    n=entry.number, fs=entry.fstype, label=entry.label or "-",
-                    method=entry.method), writes=self._part_path(entry.number),
-                size=entry.used or entry.size, params={"number": entry.number}))
+            self._table_steps(plan)
+        else:
+            for entry in self.entries:
+                if self.opts.format_only:
+                    plan.steps.append(self._format_step(entry))
+                    continue
+                plan.steps.append(self._restore_step(entry))
+                part = t.partition(entry.number)
+                if entry.method in retarget.BLOCK and fsresize.can_resize(entry.fstype) \
+                        and part is not None and part.size > entry.size:
+                    plan.steps.append(self._grow_step(entry))
         if self.opts.with_table:
             for entry in self.man.partitions:
                 if entry.role == "swap":
@@ -268,6 +412,8 @@ class Restorer:
                     "write-table": self._write_table,
                     "restore-part": self._restore_part,
                     "format-part": self._format_part,
+                    "resize-fs": self._resize_fs,
+                    "shrink-scratch": self._shrink_scratch,
                     "make-swap": self._make_swap,
                     "prepare-store": self._prepare_store,
                     "boot-menu": self._boot_menu,
@@ -275,6 +421,9 @@ class Restorer:
             except BaseException as exc:
                 log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
                 raise
+            finally:
+                if self.shrunk is not None:
+                    self.shrunk.close()
             log.info("restore complete")
         oplog.fsync_quietly(log_path)
         return log_path
@@ -307,8 +456,7 @@ class Restorer:
             return
         if step.action == "write-table":
             kept = [p for p in disk.partitions if p.name in self.store_parts]
-            assert self.table is not None
-            ptable.check_keeps(self.table, [(p.number, p.start, p.size) for p in kept])
+            ptable.check_keeps(step.params["table"], [(p.number, p.start, p.size) for p in kept])
             for other in disk.partitions:
                 if other.in_use and other.name not in self.store_parts:
                     raise TargetRefused(_("Partition {dev} is mounted or in use.").format(
@@ -322,7 +470,12 @@ class Restorer:
                                 _("Add --with-table to write the saved partition table first."))
         entry = self.man.part(number)
         assert entry is not None
-        if step.action in ("restore-part", "format-part"):
+        if step.action == "restore-part":
+            # a shrinking block image is restored into its partition at the saved size
+            need = (entry.size if entry.number in self.resizes.shrink
+                    else self.resizes.scratch.get(entry.number))
+            check_partition(part, entry, self.store_parts, need)
+        elif step.action == "format-part":
             check_partition(part, entry, self.store_parts)
         elif part.name in self.store_parts or part.in_use:
             raise TargetRefused(_("Partition {dev} is in use.").format(dev=part.path),
@@ -335,8 +488,9 @@ class Restorer:
 
     def _write_table(self, step: planning.Step) -> None:
         self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
-        ptable.write(self.target, self.folder, self.disk_name,
-                     in_use=any(p.in_use for p in self.target.partitions))
+        ptable.write(self.target, self.folder, self.disk_name, step.params["table"],
+                     in_use=any(p.in_use for p in self.target.partitions),
+                     same=self.fitted is not None and self.fitted.same)
         # A disk known by no serial (a virtual disk, some USB adapters) is identified by its
         # table's UUID or its path: the table just written changed that identity. Found again
         # at the path written a moment ago, under this restore's lock, it keeps being guarded.
@@ -362,35 +516,39 @@ class Restorer:
                     self.progress.update(value / 100)
 
             archive = self.source.local_file(entry.files[0])
-            run.run(fsarchiver.restore_argv(str(archive), device), on_line=on_line)
+            run.run(fsarchiver.restore_argv(str(archive), device, fstype=entry.fstype,
+                                            sector=self.target.sector_size), on_line=on_line)
             if entry.fstype == "ntfs":
                 # fsarchiver's mkntfs leaves an alternate boot sector ntfsfix calls bad.
                 ntfs.copy_boot_sector_to_backup(device)
+        elif self.shrunk is not None and entry.number in self.shrunk.files:
+            self.shrunk.copy_to(entry, device)
         else:
-            stages: list[list[str]] = []
-            decompress = compression.decompress_argv(entry.compress or "none")
-            if decompress:
-                stages.append(decompress)
-            if entry.method == "ntfsclone":
-                stages.append(ntfsclone.restore_argv(device))
-            chunks = self.source.chunks(entry.files)
-
-            def source() -> Iterator[bytes]:
-                done = 0
-                for chunk in chunks:
-                    done += len(chunk)
-                    self.progress.update(done / total)
-                    yield chunk
-
-            with partclone.logfile() as logfile:
-                if entry.method != "ntfsclone":
-                    stages.append(partclone.restore_argv(methods.partclone_fs(entry), device,
-                                                         logfile))
-                run.pipeline(stages, source=source())
-            if entry.method == "partclone" and entry.fstype == "ntfs":
-                ntfs.copy_boot_sector_to_backup(device)
+            imagewrite.write_block_image(entry, device, iter(self.source.chunks(entry.files)),
+                                         total, self.progress.update)
         self.progress.finish()
         log.info("partition %s restored onto %s", entry.name, device)
+
+    def _shrink_scratch(self, step: planning.Step) -> None:
+        entry = self.man.part(step.params["number"])
+        assert entry is not None and self.shrunk is not None
+        self.progress.start(_("partition {n} ({fs}), shrunk beside the backups").format(
+            n=entry.number, fs=entry.fstype), entry.used or entry.size)
+        self.shrunk.prepare(entry, iter(self.source.chunks(entry.files)),
+                            self.source.size(entry.files), step.params["size"],
+                            self.progress.update)
+        self.progress.finish()
+
+    def _resize_fs(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        entry = self.man.part(step.params["number"])
+        assert entry is not None and entry.fstype is not None
+        size = step.params["size"]
+        self.progress.message(_("Resizing the filesystem of partition {n}").format(
+            n=entry.number))
+        log.info("resizing %s on %s to %s", entry.fstype, step.writes,
+                 "fill the partition" if size is None else size)
+        fsresize.resize(entry.fstype, step.writes, size)
 
     def _format_part(self, step: planning.Step) -> None:
         assert step.writes is not None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oscar import checksums, manifest, run
+from oscar import checksums, clonezilla, manifest, run
 from oscar.devices import human_size
 from oscar.engine import compress as compression
 from oscar.engine import fsarchiver, imagehdr, ntfsclone, partclone, scratch
@@ -209,16 +209,59 @@ class Report:
     manifest: Manifest
     decoded: list[str] = field(default_factory=list)
     not_decoded: dict[str, str] = field(default_factory=dict)  # file → why
+    sum_files: list[str] = field(default_factory=lambda: [checksums.FILE])
+    clonezilla: bool = False
+
+
+def fill_used(folder: Path, man: Manifest) -> None:
+    """Used bytes of images whose manifest does not say (a Clonezilla folder): their headers."""
+    for entry in man.imaged:
+        if entry.role == "data" and entry.used is None and entry.method != "raw":
+            info = image_info(folder, entry, {})
+            if info is not None:
+                entry.used = info.used_bytes
+
+
+def check_clonezilla(folder: Path, man: Manifest, progress: Progress | None = None, *,
+                     decode: bool = True) -> tuple[dict[str, str], list[str]]:
+    """A Clonezilla folder: its checksum files when present; without any, every image is
+    decoded by its own tool (partclone's per-block checksums) — never a silent skip."""
+    if progress:
+        progress.start(_("checksums"), sum((folder / f).stat().st_size for f in man.all_files))
+    sums, used = clonezilla.check(folder, man, progress.update if progress else None)
+    if progress:
+        progress.finish()
+    if not used and decode:
+        log.warning("%s has no checksum file: decoding every image", folder)
+        for entry in man.imaged:
+            if entry.role == "data":
+                deep_check(folder, entry, sums, lambda fraction: None)
+    return sums, used
 
 
 def verify(folder: Path, progress: Progress, *, deep: bool = True) -> Report:
+    if not (folder / manifest.FILE).exists() and clonezilla.is_clonezilla(folder):
+        return _verify_clonezilla(folder, progress, deep=deep)
     man = manifest.load(folder)
     if man.state != "complete":
         raise BackupInvalid(_("The backup {name} is not complete.").format(name=man.name),
                             _("Save it again."))
     sums = check_integrity(folder, man, progress)
+    return _decode_all(folder, man, sums, progress, Report(man), deep=deep)
+
+
+def _verify_clonezilla(folder: Path, progress: Progress, *, deep: bool) -> Report:
+    man = clonezilla.load(folder)
+    sums, used = check_clonezilla(folder, man, progress, decode=False)
+    report = Report(man, sum_files=used, clonezilla=True)
+    if not used:
+        deep = True  # nothing else proves the images: decode them all
+    return _decode_all(folder, man, sums, progress, report, deep=deep)
+
+
+def _decode_all(folder: Path, man: Manifest, sums: dict[str, str], progress: Progress,
+                report: Report, *, deep: bool) -> Report:
     check_headers(folder, man, sums)
-    report = Report(man)
     for entry in man.imaged:
         if entry.role != "data":
             continue

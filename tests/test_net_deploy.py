@@ -17,6 +17,7 @@ import pytest
 from oscar.devices import partition_path
 from oscar.engine.mount import mounted
 from tests.conftest import (
+    LAB_SIZE,
     LabDisks,
     flip_a_byte,
     fs_clean,
@@ -30,7 +31,9 @@ from tests.netbed import ROOT, Netbed, netbed
 
 pytestmark = pytest.mark.net
 BACKUP = "salle1"
-SMALL = 512 << 20
+# Too small for the model's table even scaled down: its OSCAR partition alone (kept at its
+# size) is bigger. A 0.7x client receives a fitted layout (test_clients_of_other_sizes...).
+SMALL = 300 << 20
 DATA = ((1, "ntfs"), (2, "ext4"))  # the model's Windows and Linux partitions
 
 
@@ -250,6 +253,43 @@ def test_a_client_disk_too_small_is_refused_and_the_others_go_on(room: Room) -> 
     assert small["result"] == "refused" and "too small" in str(small["error"]), small
     assert "too small" in logs[3]
     assert sh("sfdisk", "-d", room.disks[3], check=False).returncode != 0  # nothing written
+    assert sh("cmp", "-s", "-n", str(SMALL), room.disks[3], "/dev/zero",
+              check=False).returncode == 0
+
+
+def test_clients_of_other_sizes_receive_a_fitted_layout(room: Room) -> None:
+    """A 0.7x and a 1.5x client in one multicast formate: each fits the model's table to its
+    disk (block images shrunk or grown, the OSCAR partition at its size), the files intact."""
+    sizes = {1: int(LAB_SIZE * 0.7) >> 20 << 20, 2: int(LAB_SIZE * 1.5) >> 20 << 20}
+    saved = list(room.disks)
+    devices = []
+    try:
+        for index, size in sizes.items():
+            image = room.tmp / f"sized-{index}.img"
+            with image.open("wb") as fh:
+                fh.truncate(size)
+            devices.append(sh("losetup", "--find", "--show", str(image)).stdout.strip())
+            room.disks[index - 1] = devices[-1]
+        code, report, logs = deploy(room, "formate", "multicast", [1, 2])
+        assert code == 0, "\n".join(logs)
+        model = {int(line.split(":")[0].strip()[-1]): line for line in room.table.splitlines()
+                 if " : " in line}
+        model_oscar = int(model[4].split("size=")[1].split(",")[0])
+        for index, size in sizes.items():
+            disk = room.disks[index - 1]
+            assert by_ip(room, report, index)["result"] == "done"
+            assert_like_model(room, disk)
+            rows = json.loads(sh("sfdisk", "-J", disk).stdout)["partitiontable"]["partitions"]
+            assert rows[3]["size"] == model_oscar
+            assert (rows[3]["start"] + rows[3]["size"]) * 512 <= size
+            model_windows = int(model[1].split("size=")[1].split(",")[0])
+            assert (rows[0]["size"] < model_windows) == (index == 1)
+            assert (rows[0]["size"] > model_windows) == (index == 2)
+    finally:
+        for device in devices:
+            sh("partx", "-d", device, check=False)
+            sh("losetup", "-d", device, check=False)
+        room.disks[:] = saved
     for index in (1, 2):
         assert by_ip(room, report, index)["result"] == "done"
         assert_like_model(room, room.disks[index - 1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -494,3 +495,37 @@ def test_end_to_end_in_tmux_shell_and_back(lab: LabDisks, tmp_path: Path) -> Non
         assert "Shell" in screen and "hello-42" not in screen  # the menu is drawn again
     finally:
         tmux.close()
+
+
+def test_restore_onto_a_bigger_disk_asks_how_to_lay_it_out(lab: LabDisks, blank_disk: object) -> None:
+    """Restauration onto a disk 1.5x the model's: the menu asks proportional or "the last one
+    grows", the plan shows the new layout, and the disk gets it."""
+    ensure_backup(lab)
+    name = next(e.name for e in Store(lab.store).entries() if e.usable)
+    disk = str(blank_disk(3 << 29, "bigger"))  # type: ignore[operator]
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("r", "enter")
+    choose(app, name)
+    choose(app, Path(disk).name)
+    assert "[X] Écrire aussi la table" in app.screen_text()  # a blank disk: the table is ticked
+    choose(app, "Continuer")
+    text = app.screen_text()
+    assert "Répartir les autres partitions" in text and "garde sa taille" in text, text
+    assert "Proportionnel" in text and "La dernière grandit" in text
+    choose(app, "La dernière grandit")
+    text = app.screen_text()
+    # the plan's new layout, partition by partition (its first lines scroll above the question)
+    assert "partition 2 (ext4, Linux) : 213.9 MB -> " in text, text
+    assert "partition 1 (ntfs, Windows) : " not in text  # kept at its size: not a change
+    screen = app.current.widget
+    screen.set_focus(3)
+    app.press(*Path(disk).name, "enter")
+    app.wait_task()
+    assert "terminée" in app.screen_text(), app.screen_text()
+    model = {p["node"][-1]: p["size"] for p in json.loads(
+        sh("sfdisk", "-J", lab.model).stdout)["partitiontable"]["partitions"]}
+    new = {p["node"][-1]: p["size"] for p in json.loads(
+        sh("sfdisk", "-J", disk).stdout)["partitiontable"]["partitions"]}
+    assert new["1"] == model["1"] and new["4"] == model["4"] and new["2"] > model["2"]
+    fs_clean(f"{disk}p2", "ext4")

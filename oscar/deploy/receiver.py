@@ -293,6 +293,7 @@ class _Job:
                   store: Store | None = None) -> Restorer:
         return Restorer(self.r.target, store or self.session, RestoreOptions(
             self.name, parts=parts, with_table=with_table, format_only=format_only,
+            layout=str(self.r.header.get("layout", "proportional")),
             keep_paths=[] if store is not None else self.keep), self.r.progress, source=source)
 
     def check(self) -> None:

@@ -58,6 +58,7 @@ class SendOptions:
     http_port: int = HTTP_PORT
     max_bitrate: str | None = None
     clients_file: str | None = None  # OSCAR_déploie: each client personalises itself from it
+    layout: str = "proportional"  # how clients with another disk size fit the table (fit.py)
 
 
 def build_header(folder: Path, man: manifest.Manifest, proc: procedures.Procedure,
@@ -71,7 +72,7 @@ def build_header(folder: Path, man: manifest.Manifest, proc: procedures.Procedur
             files=", ".join(missing)), _("Save again."))
     return {
         "kind": "oscar-deploy/1", "session": session, "backup": man.name,
-        "procedure": proc.name, "then": opts.then,
+        "procedure": proc.name, "then": opts.then, "layout": opts.layout,
         "small": {n: base64.b64encode((folder / n).read_bytes()).decode() for n in small_names},
         "files": [{"name": f, "size": (folder / f).stat().st_size, "b2": sums.get(f, "")}
                   for f in files],

@@ -29,8 +29,14 @@ def save_argv(device: str, archive: str, compress: str, level: int | None = None
             *compression_options(compress, level), archive, device]
 
 
-def restore_argv(archive: str, device: str) -> list[str]:
-    return ["fsarchiver", "restfs", "-v", f"-j{threads()}", archive, f"id=0,dest={device}"]
+def restore_argv(archive: str, device: str, *, fstype: str | None = None,
+                 sector: int = 512) -> list[str]:
+    spec = f"id=0,dest={device}"
+    if sector > 1024 and fstype in ("ext2", "ext3", "ext4"):
+        # fsarchiver makes the filesystem again with the saved block size; mke2fs refuses
+        # blocks smaller than the device's sectors (a 4Kn disk): the last -b wins.
+        spec += f",mkfs={fstype},mkfsopt=-b {max(4096, sector)}"
+    return ["fsarchiver", "restfs", "-v", f"-j{threads()}", archive, spec]
 
 
 def archinfo_argv(archive: str) -> list[str]:

@@ -81,9 +81,16 @@ def save_argv(fstype: str, device: str, logfile: str) -> list[str]:
             "-L", logfile]
 
 
-def restore_argv(fstype: str, device: str, logfile: str) -> list[str]:
+def restore_argv(fstype: str, device: str, logfile: str, *, overwrite: bool = False) -> list[str]:
+    """``overwrite``: into an existing regular file (partclone refuses one with -o)."""
     mode = [] if fstype == "raw" else ["-r"]
-    return [program(fstype), *mode, "-s", "-", "-o", device, "-z", str(BUFFER), *UI_REFRESH,
+    return [program(fstype), *mode, "-s", "-", "-O" if overwrite else "-o", device,
+            "-z", str(BUFFER), *UI_REFRESH, "-L", logfile]
+
+
+def copy_argv(fstype: str, source: str, device: str, logfile: str) -> list[str]:
+    """Device (or image file) to device, used blocks only."""
+    return [program(fstype), "-b", "-s", source, "-o", device, "-z", str(BUFFER), *UI_REFRESH,
             "-L", logfile]
 
 

@@ -158,11 +158,12 @@ def check_keeps(table: SfTable, kept: list[tuple[int, int, int]]) -> None:
                 _("Restore without --with-table, or restore onto another disk."))
 
 
-def write(target: Disk, folder: Path, disk_name: str, *, in_use: bool) -> None:
-    """Write the saved table of ``disk_name`` onto ``target`` (already checked by the caller)."""
-    dump = (folder / f"{disk_name}-pt.sf").read_text()
-    table = parse_sf(dump)
-    same_size = target.size == _saved_disk_size(folder, disk_name, table)
+def write(target: Disk, folder: Path, disk_name: str, table: SfTable, *, in_use: bool,
+          same: bool) -> None:
+    """Write ``table`` (the saved one, or fitted to this disk: ``same`` False) onto ``target``,
+    with the saved boot code (already checked by the caller)."""
+    saved = parse_sf((folder / f"{disk_name}-pt.sf").read_text())
+    same_size = same and target.size == _saved_disk_size(folder, disk_name, table)
     script = render_sf(table, target.path, keep_last_lba=same_size)
     argv = ["sfdisk", "--no-reread", "--wipe", "never", "--wipe-partitions", "never"]
     if in_use:
@@ -172,7 +173,7 @@ def write(target: Disk, folder: Path, disk_name: str, *, in_use: bool) -> None:
     keep = GPT_BOOT_CODE if table.label == "gpt" else MBR_BOOT_CODE
     _write_at(target.path, 0, mbr[:keep])
     hidden = folder / f"{disk_name}-hidden-data-after-mbr"
-    if table.label != "gpt" and hidden.exists():
+    if table.label != "gpt" and hidden.exists() and saved.sector_size == table.sector_size:
         data = hidden.read_bytes()
         first = min((e.start for e in table.entries), default=0) * table.sector_size
         if table.sector_size + len(data) <= first:

@@ -3,9 +3,11 @@ restore asks to type the disk's name) → progress → result."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
+from oscar import clonezilla
 from oscar.devices import Disk, human_size
 from oscar.errors import OscarError
 from oscar.i18n import _
@@ -63,6 +65,13 @@ class RestoreFlow(DiskChoice):
             _("Which backup do you want to restore? (newest first)"), rows, width=30)))
 
     def choose_backup(self, entry: Entry) -> None:
+        if entry.state == "clonezilla" and entry.manifest is None:
+            try:  # described like OSCAR's own backups for the screens that follow
+                entry = dataclasses.replace(entry, manifest=clonezilla.load(entry.folder),
+                                            state="complete")
+            except OscarError as exc:
+                self.app.error(exc)
+                return
         if not entry.usable or entry.manifest is None or entry.state != "complete":
             self.app.message(_("Restore"), _("The backup '{name}' is not usable ({state}).").format(
                 name=entry.name, state=entry.state) + ("\n" + entry.problem if entry.problem else ""))
@@ -100,17 +109,21 @@ class RestoreFlow(DiskChoice):
             _("Partitions to restore onto {disk}:").format(disk=disk.path), rows, done)
         self.app.push(Screen(_("Partitions"), widget))
 
-    def plan(self, numbers: list[int], with_table: bool) -> None:
+    def plan(self, numbers: list[int], with_table: bool, layout: str | None = None) -> None:
         assert self.entry is not None and self.target is not None and self.store is not None
         parts = None if with_table else numbers
         if with_table and self.entry.manifest and len(numbers) != len(
                 [p for p in self.entry.manifest.partitions if p.role == "data"]):
             parts = numbers
         try:
-            restorer = Restorer(self.target, self.store,
-                                RestoreOptions(self.entry.name, parts, with_table), NullProgress())
+            restorer = Restorer(self.target, self.store, RestoreOptions(
+                self.entry.name, parts, with_table, layout=layout or "proportional"),
+                NullProgress())
         except OscarError as exc:
             self.app.error(exc)
+            return
+        if layout is None and restorer.fitted is not None and not restorer.fitted.same:
+            self.ask_layout(numbers, restorer)
             return
         typed = self.target.name if with_table else None
         question = (_("Everything on this disk will be replaced (except the backups).")
@@ -118,6 +131,23 @@ class RestoreFlow(DiskChoice):
         self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
             restorer.plan.render(), question, lambda: self.execute(restorer), self.app.pop,
             typed=typed)))
+
+    def ask_layout(self, numbers: list[int], restorer: Restorer) -> None:
+        """The disk is not the saved one's size: how its partitions are laid out."""
+        assert self.target is not None
+        saved = restorer.man.source.get("size")
+        bigger = saved is None or self.target.size >= saved
+        choices = [("proportional", _("Proportional"), _("every partition scaled to the disk"))]
+        if bigger:
+            choices.append(("grow-last", _("Last one grows"),
+                            _("the last data partition takes all the extra space")))
+        rows = [widgets.MenuRow(label, summary, functools.partial(
+            self.plan, numbers, True, layout)) for layout, label, summary in choices]
+        intro = _("{disk} is {size}; the backup was saved from a disk of {saved}. The OSCAR "
+                  "partition keeps its size. Lay out the other partitions:").format(
+            disk=self.target.path, size=human_size(self.target.size),
+            saved=human_size(saved) if saved else "?")
+        self.app.push(Screen(_("Partitions"), widgets.menu_screen(intro, rows, width=21)))
 
     def execute(self, restorer: Restorer) -> None:
         def work(progress: Any) -> Any:

@@ -1,0 +1,227 @@
+"""Fitting a saved partition table onto a disk of another size or sector size (pure).
+
+A room is never uniform: the saved layout is scaled onto the target, either proportionally or
+by giving all the difference to the last data partition. Partitions whose content cannot be
+resized (the OSCAR partition unless asked, EFI, BIOS boot, Microsoft reserved, filesystems
+OSCAR cannot resize) keep their size; the others never go below what their data needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from oscar.devices import human_size
+from oscar.engine.ptable import GPT_BACKUP_SECTORS, GPT_PRIMARY_SECTORS, SfEntry, SfTable
+from oscar.errors import TargetRefused
+from oscar.i18n import _
+
+MIB = 1 << 20
+ALIGN = MIB
+LAYOUTS = ("proportional", "grow-last", "keep")
+# Partition types whose size a system relies on, never scaled.
+FIXED_TYPES = {
+    "c12a7328-f81f-11d2-ba4b-00a0c93ec93b",  # EFI system
+    "21686148-6449-6e6f-744e-656564454649",  # BIOS boot
+    "e3c9e316-0b5c-4db8-817d-f92df00215ae",  # Microsoft reserved
+    "de94bba4-06d1-4d40-a16a-bfd50179d6ac",  # Windows recovery
+    "ef", "27",  # EFI, Windows recovery (MBR)
+}
+EXTENDED_TYPES = {"5", "f", "85"}
+
+
+@dataclass(frozen=True)
+class PartNeed:
+    """What a partition's content allows: its minimum, and whether its size may change."""
+
+    number: int
+    minimum: int  # bytes
+    resizable: bool
+    data: bool  # a data partition (the one "grow-last" grows is the last of these)
+
+
+@dataclass(frozen=True)
+class Change:
+    number: int
+    old_size: int  # bytes
+    new_size: int
+    new_start: int
+
+
+@dataclass
+class Fitted:
+    table: SfTable
+    changes: list[Change]
+    layout: str
+    same: bool  # the saved table is written as it was
+
+    def change(self, number: int) -> Change | None:
+        return next((c for c in self.changes if c.number == number), None)
+
+
+def is_fixed_type(entry: SfEntry) -> bool:
+    return entry.fields.get("type", "").lower() in FIXED_TYPES
+
+
+def _usable_end(disk_bytes: int, sector: int, label: str) -> int:
+    backup = GPT_BACKUP_SECTORS * sector if label == "gpt" else 0
+    return disk_bytes - backup
+
+
+def _align_up(value: int) -> int:
+    return -(-value // ALIGN) * ALIGN
+
+
+def _align_down(value: int) -> int:
+    return value // ALIGN * ALIGN
+
+
+def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: int,
+        needs: dict[int, PartNeed], layout: str) -> Fitted:
+    """The table to write on a disk of ``disk_bytes`` with ``sector``-byte sectors."""
+    old_sector = table.sector_size
+    entries = sorted(table.entries, key=lambda e: e.start)
+    usable_end = _usable_end(disk_bytes, sector, table.label)
+    same_geometry = sector == old_sector and source_bytes == disk_bytes
+    end_bytes = max((e.start + e.size for e in entries), default=0) * old_sector
+    if same_geometry or (layout == "keep" and sector == old_sector and end_bytes <= usable_end):
+        return Fitted(table, [], layout, same=True)
+    if source_bytes is None and sector == old_sector and end_bytes <= usable_end:
+        # nothing says how big the saved disk was: a disk that holds the table gets it as is
+        return Fitted(table, [], layout, same=True)
+    if any(e.fields.get("type", "").lower() in EXTENDED_TYPES for e in entries) \
+            and table.label != "gpt":
+        if sector == old_sector and end_bytes <= usable_end:
+            return Fitted(table, [], "keep", same=True)
+        raise TargetRefused(
+            _("The saved table has an extended partition: OSCAR moves only primary and GPT "
+              "partitions, and it ends at {need}, beyond this disk ({have}).").format(
+                need=human_size(end_bytes), have=human_size(usable_end)),
+            _("Restore onto a disk at least as big as the saved one."))
+    for e in entries:
+        if e.start * old_sector % sector:
+            raise TargetRefused(
+                _("Partition {n} starts at byte {start}, not on a {sector}-byte sector of the "
+                  "target disk.").format(n=e.number, start=e.start * old_sector, sector=sector),
+                _("Restore onto a disk with {old}-byte sectors.").format(old=old_sector))
+    sizes = {e.number: e.size * old_sector for e in entries}
+    gaps = []
+    previous_end = entries[0].start * old_sector if entries else 0
+    for e in entries:
+        gaps.append(max(0, e.start * old_sector - previous_end))
+        previous_end = (e.start + e.size) * old_sector
+    first_start = entries[0].start * old_sector if entries else MIB
+    if table.label == "gpt":
+        first_start = max(first_start, GPT_PRIMARY_SECTORS * sector)
+    resizable = [e.number for e in entries if _resizable(e, needs)]
+    if layout == "keep" and sector == old_sector:
+        resizable = []
+    fixed_total = sum(sizes[n] for n in sizes if n not in resizable)
+    # every moved partition may lose up to one alignment unit at its start
+    room = usable_end - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
+    minimum = {n: _align_up(needs[n].minimum) if n in needs else 0 for n in resizable}
+    new = dict(sizes)
+    grow_total = sum(sizes[n] for n in resizable)
+    if room < grow_total and end_bytes <= usable_end and sector == old_sector:
+        return Fitted(table, [], layout, same=True)  # a layout that fits is never shrunk
+    if resizable and room >= grow_total and layout == "grow-last":
+        data = [n for n in resizable if needs[n].data] or resizable
+        new[data[-1]] = sizes[data[-1]] + (room - grow_total)
+    elif resizable:
+        new.update(_share(sizes, resizable, minimum, room, disk_bytes))
+    for n in resizable:
+        new[n] = max(_align_down(new[n]), minimum[n])
+    changes: list[Change] = []
+    out: list[SfEntry] = []
+    position = first_start
+    for e, gap in zip(entries, gaps, strict=True):
+        start = e.start * old_sector if not out else _align_up(position + gap)
+        position = start + new[e.number]
+        out.append(SfEntry(e.number, start // sector, -(-new[e.number] // sector),
+                           dict(e.fields)))
+        if new[e.number] != sizes[e.number] or start != e.start * old_sector:
+            changes.append(Change(e.number, sizes[e.number], new[e.number], start))
+    if position > usable_end:
+        raise _too_small(entries, sizes, needs, resizable, disk_bytes, usable_end, position)
+    header = dict(table.header)
+    header.pop("last-lba", None)
+    header.pop("device", None)
+    if "first-lba" in header:
+        header["first-lba"] = str(int(header["first-lba"]) * old_sector // sector)
+    if "sector-size" in header or sector != 512:
+        header["sector-size"] = str(sector)
+    fitted = SfTable(header, sorted(out, key=lambda e: e.number))
+    return Fitted(fitted, changes, layout, same=False)
+
+
+def _resizable(entry: SfEntry, needs: dict[int, PartNeed]) -> bool:
+    need = needs.get(entry.number)
+    return need is not None and need.resizable and not is_fixed_type(entry)
+
+
+def _share(sizes: dict[int, int], pool: list[int], minimum: dict[int, int], room: int,
+           disk_bytes: int) -> dict[int, int]:
+    """Scale the pool's sizes to fill ``room``, none below its minimum (water-filling)."""
+    result: dict[int, int] = {}
+    free = list(pool)
+    left = room
+    while free:
+        total = sum(sizes[n] for n in free)
+        factor = left / total if total else 0
+        low = [n for n in free if sizes[n] * factor < minimum[n]]
+        if not low:
+            for n in free:
+                result[n] = int(sizes[n] * factor)
+            return result
+        for n in low:
+            result[n] = minimum[n]
+            left -= minimum[n]
+            free.remove(n)
+    return result
+
+
+def _too_small(entries: list[SfEntry], sizes: dict[int, int], needs: dict[int, PartNeed],
+               resizable: list[int], disk_bytes: int, usable_end: int,
+               position: int) -> TargetRefused:
+    parts = []
+    for e in entries:
+        if e.number in resizable:
+            parts.append(_("{n}: {need} of data").format(
+                n=e.number, need=human_size(needs[e.number].minimum)))
+        else:
+            parts.append(_("{n}: {size}, kept").format(n=e.number, size=human_size(sizes[e.number])))
+    return TargetRefused(
+        _("The disk is too small: {have}, the partitions need at least {need} ({parts}).").format(
+            have=human_size(disk_bytes), need=human_size(position + disk_bytes - usable_end),
+            parts="; ".join(parts)),
+        _("Choose a bigger disk, restore only some partitions (--parts), or let the OSCAR "
+          "partition shrink (--resize-oscar)."))
+
+
+def describe(fitted: Fitted, labels: dict[int, str]) -> list[str]:
+    """The new layout, one line per partition that changes (for the plan)."""
+    names = {"proportional": _("scaled proportionally"),
+             "grow-last": _("the last data partition takes the difference"),
+             "keep": _("partitions kept as saved")}
+    lines = [_("New layout ({how}):").format(how=names.get(fitted.layout, fitted.layout))]
+    for change in fitted.changes:
+        lines.append(_("  partition {n} {label}: {old} -> {new}").format(
+            n=change.number, label=labels.get(change.number, ""),
+            old=human_size(change.old_size), new=human_size(change.new_size)))
+    return lines
+
+
+def with_size(table: SfTable, number: int, size_bytes: int, *,
+              drop_after: bool) -> SfTable:
+    """``table`` with partition ``number`` at ``size_bytes`` (and, with ``drop_after``, without
+    the partitions that start after it): the temporary table a block image is restored into
+    at its saved size before its filesystem is shrunk."""
+    sector = table.sector_size
+    target = next(e for e in table.entries if e.number == number)
+    kept = []
+    for e in table.entries:
+        if e.number == number:
+            kept.append(dataclasses.replace(e, size=-(-size_bytes // sector)))
+        elif not (drop_after and e.start > target.start):
+            kept.append(e)
+    return SfTable(dict(table.header), kept)
