@@ -337,6 +337,10 @@ class Restorer:
         elif isinstance(self.source, FolderSource):
             plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
                                             size=self.man.stored_bytes))
+        else:
+            plan.steps.append(planning.Step("verify", _(
+                "Check the partition table and the manifest received; every image is checked "
+                "as it arrives")))
         for number, size in self.resizes.scratch.items():
             assert self.shrunk is not None
             plan.steps.append(planning.Step("shrink-scratch", _(
@@ -344,10 +348,6 @@ class Restorer:
                 "is written to the disk yet)").format(n=number, folder=self.shrunk.folder,
                                                       size=human_size(size)),
                 params={"number": number, "size": size}))
-        else:
-            plan.steps.append(planning.Step("verify", _(
-                "Check the partition table and the manifest received; every image is checked "
-                "as it arrives")))
         if self.fitted is not None and not self.fitted.same:
             labels = {e.number: f"({e.fstype or e.role}, {e.label or '-'})"
                       for e in self.man.partitions}

@@ -967,6 +967,9 @@ FR = {
     "Partition {n} must be shrunk before it fits on this disk, in a file that needs {need} free; neither the backups' folder nor the memory has that much.": "La partition {n} doit être rétrécie avant de tenir sur ce disque, dans un fichier qui demande {need} de libre ; ni le dossier des sauvegardes ni la mémoire n'en ont autant.",
     'Restore partition {n} into a file in {folder} and shrink it to {size} (nothing is written to the disk yet)': "Restaurer la partition {n} dans un fichier de {folder} et la rétrécir à {size} (rien n'est encore écrit sur le disque)",
     'partition {n} ({fs}), shrunk beside the backups': 'partition {n} ({fs}), rétrécie à côté des sauvegardes',
+    'The OSCAR partition of this disk will be formatted empty (the backups are not on it). Make it smaller so that the rest fits?': 'La partition OSCAR de ce disque sera formatée vide (les sauvegardes ne sont pas dessus). La rendre plus petite pour que le reste tienne ?',
+    'Shrink the OSCAR partition': 'Rétrécir la partition OSCAR',
+    '{disk} is {size}; the backup was saved from a disk of {saved}. The OSCAR partition shrinks too. Lay out the partitions:': "{disk} fait {size} ; la sauvegarde vient d'un disque de {saved}. La partition OSCAR rétrécit aussi. Répartir les partitions :",
 }
 
 

@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from oscar import lab as labmod
-from tests.conftest import LAB_SIZE, LabDisks, fs_clean, hash_device, make_lab, oscar, sh, snapshot_partition
+from tests.conftest import (
+    LAB_SIZE,
+    ROOT,
+    LabDisks,
+    fs_clean,
+    hash_device,
+    make_lab,
+    oscar,
+    sh,
+    snapshot_partition,
+)
 from tests.test_storage_roundtrip import file_level
 
 pytestmark = pytest.mark.storage
@@ -148,6 +163,7 @@ def test_a_much_smaller_disk(lab: LabDisks, tmp_path: Path,
                      "--with-table", "--resize-oscar", "--dry-run")
         assert plan.returncode == 0, plan.stderr
         assert f"Restore partition 1 into a file in {lab.store}" in plan.stdout
+        assert plan.stdout.count("Verify every checksum") == 1 and "received" not in plan.stdout
         blocks = oscar("restore", "--disk", target, "--store", str(lab.store), "--name", "blocks",
                        "--with-table", "--resize-oscar", "--yes")
         assert blocks.returncode == 0, blocks.stderr
@@ -205,3 +221,42 @@ def test_4096_byte_sectors(lab: LabDisks, tmp_path: Path,
         assert table(target)[1][0] == table(lab.model)[1][0]  # same byte offset: 1 MiB
         assert_restored(lab, target, originals, file_level_only=True)
         assert "TYPE=swap" in sh("blkid", "-p", "-o", "export", lab.part(target, 3)).stdout
+
+
+@pytest.mark.parametrize("moment", ["shrinking in place", "shrinking in a file"])
+def test_a_shrinking_restore_killed_then_run_again_succeeds(
+        lab: LabDisks, tmp_path: Path, moment: str,
+        originals: dict[int, dict[str, tuple[object, ...]]]) -> None:
+    """Reliability case 6 on the new paths: killed while a filesystem shrinks on the disk
+    (0.7x), or while an image is shrunk in a file beside the backups (0.4x); the same command
+    again restores the PC, and leaves no file behind."""
+    ratio, extra = (0.7, []) if moment == "shrinking in place" else (0.4, ["--resize-oscar"])
+    size = int(LAB_SIZE * ratio) // MIB * MIB
+    argv = [sys.executable, "-m", "oscar", "restore", "--disk", "", "--store", str(lab.store),
+            "--name", "blocks", "--with-table", *extra, "--yes"]
+    with disk(tmp_path, size) as target:
+        argv[5] = target
+        env = dict(os.environ, OSCAR_LANG="en", PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen(argv, env=env, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            found = False
+            while time.monotonic() < deadline and proc.poll() is None and not found:
+                found = sh("pgrep", "-f", "ntfsresize --force --no-progress-bar --size",
+                           check=False).returncode == 0
+                time.sleep(0.01)
+            assert found, "the restore never reached ntfsresize"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait()
+        sh("pkill", "-KILL", "-f", "ntfsresize --force --no-progress-bar", check=False)
+        time.sleep(0.5)
+        if moment == "shrinking in a file":
+            assert list(lab.store.glob(".oscar-shrink-*"))  # left by the kill
+        again = subprocess.run(argv, env=env, text=True, capture_output=True, timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert not list(lab.store.glob(".oscar-shrink-*"))
+        assert_restored(lab, target, originals, file_level_only=False)
+        fills(lab, target, table(target))

@@ -529,3 +529,37 @@ def test_restore_onto_a_bigger_disk_asks_how_to_lay_it_out(lab: LabDisks, blank_
         sh("sfdisk", "-J", disk).stdout)["partitiontable"]["partitions"]}
     assert new["1"] == model["1"] and new["4"] == model["4"] and new["2"] > model["2"]
     fs_clean(f"{disk}p2", "ext4")
+
+
+def test_restore_onto_a_much_smaller_disk_offers_to_shrink_the_oscar_partition(
+        lab: LabDisks, blank_disk: object) -> None:
+    """0.4x the model: too small with the OSCAR partition at its size; the menu says so with
+    the numbers and offers to shrink it; then the restore fits (NTFS shrunk beside the backups)."""
+    ensure_backup(lab)
+    name = next(e.name for e in Store(lab.store).entries() if e.usable)
+    original = snapshot_partition(lab.part(lab.model, 1), "ntfs")
+    disk = str(blank_disk(int(0.4 * (1 << 30)) >> 20 << 20, "smaller"))  # type: ignore[operator]
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("r", "enter")
+    choose(app, name)
+    choose(app, Path(disk).name)
+    choose(app, "Continuer")
+    text = app.screen_text()
+    assert "Le disque est trop petit" in text and "gardée" in text, text
+    choose(app, "Rétrécir la partition OSCAR")
+    flat = " ".join(app.screen_text().split())
+    assert "La partition OSCAR rétrécit aussi" in flat and "La dernière grandit" not in flat, flat
+    choose(app, "Proportionnel")
+    flat = " ".join(app.screen_text().split())
+    # the Linux partition shrinks in place after its restore; one verification, of the folder
+    assert "Rétrécir le système de fichiers de la partition 2" in flat, flat
+    assert "manifeste reçus" not in flat, flat
+    screen = app.current.widget
+    screen.set_focus(3)
+    app.press(*Path(disk).name, "enter")
+    app.wait_task()
+    assert "terminée" in app.screen_text(), app.screen_text()
+    assert snapshot_partition(f"{disk}p1", "ntfs") == original
+    fs_clean(f"{disk}p1", "ntfs")
+    assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", f"{disk}p4").stdout.strip() == "OSCAR"

@@ -109,21 +109,30 @@ class RestoreFlow(DiskChoice):
             _("Partitions to restore onto {disk}:").format(disk=disk.path), rows, done)
         self.app.push(Screen(_("Partitions"), widget))
 
-    def plan(self, numbers: list[int], with_table: bool, layout: str | None = None) -> None:
+    def plan(self, numbers: list[int], with_table: bool, layout: str | None = None,
+             resize_store: bool = False) -> None:
         assert self.entry is not None and self.target is not None and self.store is not None
         parts = None if with_table else numbers
         if with_table and self.entry.manifest and len(numbers) != len(
                 [p for p in self.entry.manifest.partitions if p.role == "data"]):
             parts = numbers
+
+        def restorer_for(shrink_store: bool) -> Restorer:
+            assert self.entry is not None and self.target is not None and self.store is not None
+            return Restorer(self.target, self.store, RestoreOptions(
+                self.entry.name, parts, with_table, layout=layout or "proportional",
+                resize_store=shrink_store), NullProgress())
+
         try:
-            restorer = Restorer(self.target, self.store, RestoreOptions(
-                self.entry.name, parts, with_table, layout=layout or "proportional"),
-                NullProgress())
+            restorer = restorer_for(resize_store)
         except OscarError as exc:
-            self.app.error(exc)
+            if with_table and not resize_store and self._fits_with_store_shrunk(restorer_for):
+                self.ask_shrink_store(numbers, exc)
+            else:
+                self.app.error(exc)
             return
         if layout is None and restorer.fitted is not None and not restorer.fitted.same:
-            self.ask_layout(numbers, restorer)
+            self.ask_layout(numbers, restorer, resize_store)
             return
         typed = self.target.name if with_table else None
         question = (_("Everything on this disk will be replaced (except the backups).")
@@ -132,7 +141,26 @@ class RestoreFlow(DiskChoice):
             restorer.plan.render(), question, lambda: self.execute(restorer), self.app.pop,
             typed=typed)))
 
-    def ask_layout(self, numbers: list[int], restorer: Restorer) -> None:
+    @staticmethod
+    def _fits_with_store_shrunk(restorer_for: Any) -> bool:
+        try:
+            restorer_for(True)
+        except OscarError:
+            return False
+        return True
+
+    def ask_shrink_store(self, numbers: list[int], refusal: OscarError) -> None:
+        """Too small with the OSCAR partition at its saved size, but not if it shrinks."""
+        text = refusal.message + "\n\n" + _(
+            "The OSCAR partition of this disk will be formatted empty (the backups are not on "
+            "it). Make it smaller so that the rest fits?")
+        self.app.push(Screen(_("Partitions"), widgets.text_screen(text, [
+            (_("Shrink the OSCAR partition"),
+             lambda: self.plan(numbers, True, None, resize_store=True)),
+            (_("Cancel"), self.app.pop)])))
+
+    def ask_layout(self, numbers: list[int], restorer: Restorer,
+                   resize_store: bool = False) -> None:
         """The disk is not the saved one's size: how its partitions are laid out."""
         assert self.target is not None
         saved = restorer.man.source.get("size")
@@ -142,9 +170,11 @@ class RestoreFlow(DiskChoice):
             choices.append(("grow-last", _("Last one grows"),
                             _("the last data partition takes all the extra space")))
         rows = [widgets.MenuRow(label, summary, functools.partial(
-            self.plan, numbers, True, layout)) for layout, label, summary in choices]
-        intro = _("{disk} is {size}; the backup was saved from a disk of {saved}. The OSCAR "
-                  "partition keeps its size. Lay out the other partitions:").format(
+            self.plan, numbers, True, layout, resize_store)) for layout, label, summary in choices]
+        intro = (_("{disk} is {size}; the backup was saved from a disk of {saved}. The OSCAR "
+                   "partition shrinks too. Lay out the partitions:") if resize_store else
+                 _("{disk} is {size}; the backup was saved from a disk of {saved}. The OSCAR "
+                   "partition keeps its size. Lay out the other partitions:")).format(
             disk=self.target.path, size=human_size(self.target.size),
             saved=human_size(saved) if saved else "?")
         self.app.push(Screen(_("Partitions"), widgets.menu_screen(intro, rows, width=21)))
