@@ -25,7 +25,7 @@ from oscar import (
 )
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
-from oscar.engine import fit, fsarchiver, fsresize, mkfs, ntfs, ptable
+from oscar.engine import fit, fsarchiver, fsresize, mkfs, ntfs, ptable, scratch
 from oscar.errors import OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
@@ -247,10 +247,10 @@ class Restorer:
 
     def _scratch_folder(self) -> Path:
         shrinking = [e for e in self.entries if e.number in self.resizes.scratch]
-        need = shrinkscratch.room_needed(shrinking)
-        candidates = [self.store.root, Path(tempfile.gettempdir())]
-        folder = shrinkscratch.pick_folder(candidates, need)
+        data = shrinkscratch.data_bytes(shrinking)
+        folder = scratch.pick_folder([self.store.root, Path(tempfile.gettempdir())], data)
         if folder is None:
+            need = int(data * 1.1) + scratch.MARGIN
             raise TargetRefused(
                 _("Partition {n} must be shrunk before it fits on this disk, in a file that "
                   "needs {need} free; neither the backups' folder nor the memory has that "

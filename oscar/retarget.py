@@ -100,7 +100,7 @@ def resizes(man: Manifest, entries: list[PartEntry], fitted: fit.Fitted, disk_by
                 result.grow.add(entry.number)
             continue
         end = change.new_start + entry.size
-        usable = disk_bytes - (33 * sector if fitted.table.label == "gpt" else 0)
+        usable = fit.usable_end(disk_bytes, sector, fitted.table.label)
         if end > usable and scratch_ok:
             result.scratch[entry.number] = change.new_size
             continue

@@ -23,23 +23,13 @@ from oscar.manifest import PartEntry
 
 log = logging.getLogger("oscar.shrinkscratch")
 PREFIX = ".oscar-shrink-"
-MARGIN = 64 << 20  # what the resize may write beyond the used blocks
 _NAME = re.compile(re.escape(PREFIX) + r"(\d+)-\d+\.img$")
 
 
-def room_needed(entries: list[PartEntry]) -> int:
-    return sum(int((e.used or e.size) * 1.1) + MARGIN for e in entries)
-
-
-def pick_folder(candidates: list[Path], need: int) -> Path | None:
-    for folder in candidates:
-        try:
-            st = os.statvfs(folder)
-        except OSError:
-            continue
-        if st.f_bavail * st.f_frsize >= need:
-            return folder
-    return None
+def data_bytes(entries: list[PartEntry]) -> int:
+    """What the images' used blocks take in their sparse files (scratch.pick_folder adds the
+    margin a restore and a resize write beyond them)."""
+    return sum(e.used or e.size for e in entries)
 
 
 def remove_stale(folder: Path) -> None:

@@ -63,7 +63,8 @@ def is_fixed_type(entry: SfEntry) -> bool:
     return entry.fields.get("type", "").lower() in FIXED_TYPES
 
 
-def _usable_end(disk_bytes: int, sector: int, label: str) -> int:
+def usable_end(disk_bytes: int, sector: int, label: str) -> int:
+    """Where partitions must end: before GPT's backup copy at the end of the disk."""
     backup = GPT_BACKUP_SECTORS * sector if label == "gpt" else 0
     return disk_bytes - backup
 
@@ -81,22 +82,22 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     """The table to write on a disk of ``disk_bytes`` with ``sector``-byte sectors."""
     old_sector = table.sector_size
     entries = sorted(table.entries, key=lambda e: e.start)
-    usable_end = _usable_end(disk_bytes, sector, table.label)
+    end_limit = usable_end(disk_bytes, sector, table.label)
     same_geometry = sector == old_sector and source_bytes == disk_bytes
     end_bytes = max((e.start + e.size for e in entries), default=0) * old_sector
-    if same_geometry or (layout == "keep" and sector == old_sector and end_bytes <= usable_end):
+    if same_geometry or (layout == "keep" and sector == old_sector and end_bytes <= end_limit):
         return Fitted(table, [], layout, same=True)
-    if source_bytes is None and sector == old_sector and end_bytes <= usable_end:
+    if source_bytes is None and sector == old_sector and end_bytes <= end_limit:
         # nothing says how big the saved disk was: a disk that holds the table gets it as is
         return Fitted(table, [], layout, same=True)
     if any(e.fields.get("type", "").lower() in EXTENDED_TYPES for e in entries) \
             and table.label != "gpt":
-        if sector == old_sector and end_bytes <= usable_end:
+        if sector == old_sector and end_bytes <= end_limit:
             return Fitted(table, [], "keep", same=True)
         raise TargetRefused(
             _("The saved table has an extended partition: OSCAR moves only primary and GPT "
               "partitions, and it ends at {need}, beyond this disk ({have}).").format(
-                need=human_size(end_bytes), have=human_size(usable_end)),
+                need=human_size(end_bytes), have=human_size(end_limit)),
             _("Restore onto a disk at least as big as the saved one."))
     for e in entries:
         if e.start * old_sector % sector:
@@ -118,17 +119,17 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
         resizable = []
     fixed_total = sum(sizes[n] for n in sizes if n not in resizable)
     # every moved partition may lose up to one alignment unit at its start
-    room = usable_end - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
+    room = end_limit - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
     minimum = {n: _align_up(needs[n].minimum) if n in needs else 0 for n in resizable}
     new = dict(sizes)
     grow_total = sum(sizes[n] for n in resizable)
-    if room < grow_total and end_bytes <= usable_end and sector == old_sector:
+    if room < grow_total and end_bytes <= end_limit and sector == old_sector:
         return Fitted(table, [], layout, same=True)  # a layout that fits is never shrunk
     if resizable and room >= grow_total and layout == "grow-last":
         data = [n for n in resizable if needs[n].data] or resizable
         new[data[-1]] = sizes[data[-1]] + (room - grow_total)
     elif resizable:
-        new.update(_share(sizes, resizable, minimum, room, disk_bytes))
+        new.update(_share(sizes, resizable, minimum, room))
     for n in resizable:
         new[n] = max(_align_down(new[n]), minimum[n])
     changes: list[Change] = []
@@ -141,8 +142,8 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
                            dict(e.fields)))
         if new[e.number] != sizes[e.number] or start != e.start * old_sector:
             changes.append(Change(e.number, sizes[e.number], new[e.number], start))
-    if position > usable_end:
-        raise _too_small(entries, sizes, needs, resizable, disk_bytes, usable_end, position)
+    if position > end_limit:
+        raise _too_small(entries, sizes, needs, resizable, disk_bytes, end_limit, position)
     header = dict(table.header)
     header.pop("last-lba", None)
     header.pop("device", None)
@@ -159,8 +160,8 @@ def _resizable(entry: SfEntry, needs: dict[int, PartNeed]) -> bool:
     return need is not None and need.resizable and not is_fixed_type(entry)
 
 
-def _share(sizes: dict[int, int], pool: list[int], minimum: dict[int, int], room: int,
-           disk_bytes: int) -> dict[int, int]:
+def _share(sizes: dict[int, int], pool: list[int], minimum: dict[int, int],
+           room: int) -> dict[int, int]:
     """Scale the pool's sizes to fill ``room``, none below its minimum (water-filling)."""
     result: dict[int, int] = {}
     free = list(pool)
@@ -181,7 +182,7 @@ def _share(sizes: dict[int, int], pool: list[int], minimum: dict[int, int], room
 
 
 def _too_small(entries: list[SfEntry], sizes: dict[int, int], needs: dict[int, PartNeed],
-               resizable: list[int], disk_bytes: int, usable_end: int,
+               resizable: list[int], disk_bytes: int, end_limit: int,
                position: int) -> TargetRefused:
     parts = []
     for e in entries:
@@ -192,7 +193,7 @@ def _too_small(entries: list[SfEntry], sizes: dict[int, int], needs: dict[int, P
             parts.append(_("{n}: {size}, kept").format(n=e.number, size=human_size(sizes[e.number])))
     return TargetRefused(
         _("The disk is too small: {have}, the partitions need at least {need} ({parts}).").format(
-            have=human_size(disk_bytes), need=human_size(position + disk_bytes - usable_end),
+            have=human_size(disk_bytes), need=human_size(position + disk_bytes - end_limit),
             parts="; ".join(parts)),
         _("Choose a bigger disk, restore only some partitions (--parts), or let the OSCAR "
           "partition shrink (--resize-oscar)."))
