@@ -39,7 +39,7 @@ def copy_backup(source: Store, name: str, target: Store, progress: Progress,
                 new_name: str | None = None) -> Path:
     """Copy backup ``name`` of ``source`` into ``target`` (as ``new_name``); returns its
     folder there."""
-    target.check_exists()
+    target.check_writable()
     entry = source.get(name)
     if entry.state != "complete" or entry.manifest is None:
         raise BackupInvalid(_("The backup '{name}' is {state}; only a complete backup is "

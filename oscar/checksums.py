@@ -21,6 +21,10 @@ def new_hash() -> hashlib.blake2b:
     return hashlib.blake2b()
 
 
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data).hexdigest()
+
+
 def hash_file(path: Path, *, drop_cache: bool = False) -> str:
     """Hash a file. ``drop_cache`` first evicts its pages so the bytes come from the disk, not
     from what we just wrote into memory."""

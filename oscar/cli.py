@@ -17,7 +17,7 @@ from oscar.errors import Aborted, OscarError, UsageError
 from oscar.i18n import _
 from oscar.plan import Plan
 from oscar.progress import TerminalProgress
-from oscar.store import Store
+from oscar.store import Store, check_name
 
 if TYPE_CHECKING:
     from oscar.bootinstall import InstallOptions
@@ -37,8 +37,17 @@ def setup_logging(verbose: bool) -> None:
     root.addHandler(handler)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    console.setFormatter(ConsoleFormatter("%(name)s: %(message)s"))
     root.addHandler(console)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """The screen gets the message; a traceback goes to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        bare = logging.makeLogRecord(record.__dict__)
+        bare.exc_info = bare.exc_text = bare.stack_info = None
+        return super().format(bare)
 
 
 def parse_parts(text: str | None) -> list[int] | None:
@@ -71,6 +80,8 @@ def confirm(plan: Plan, assume_yes: bool, question: str, typed: str | None = Non
 
 def cmd_probe(args: argparse.Namespace) -> int:
     stores = [args.store] if args.store else []
+    if args.store:
+        Store(args.store).check_exists()
     disks = probe.probe_all(store_paths=stores)
     if args.json:
         print(json.dumps([d.to_dict() for d in disks], indent=2, ensure_ascii=False))
@@ -107,8 +118,10 @@ def cmd_save(args: argparse.Namespace) -> int:
     from oscar.save import SaveOptions, Saver
 
     store = Store(args.store)
-    store.check_exists()
+    store.check_writable()
+    check_name(args.name)
     compress.check(args.compress)
+    compress.check_level(args.compress, args.level)
     disk = probe.resolve_disk(args.disk, store_paths=[args.store])
     opts = SaveOptions(args.name, parse_parts(args.parts), args.method, args.compress, args.level)
     saver = Saver(disk, store, opts, TerminalProgress())
@@ -540,6 +553,8 @@ def cmd_personalise(args: argparse.Namespace) -> int:
     from oscar.personalise.apply import Personaliser
 
     room = clients_file.load(Path(args.clients))
+    for warning in room.warnings:
+        print(_("warning: {text}").format(text=warning), file=sys.stderr)
     if args.check:
         print(_("{path}: {n} clients, no problem.").format(path=args.clients,
                                                           n=len(room.clients)))
@@ -548,6 +563,7 @@ def cmd_personalise(args: argparse.Namespace) -> int:
     client = room.require(mac, _("Add this PC's line, or give another --mac."))
     disk = probe.resolve_disk(args.disk)
     personaliser = Personaliser(disk, client, TerminalProgress())
+    personaliser.plan.warnings += room.warnings
     confirm(personaliser.plan, args.yes,
             _("These systems will be changed. Type 'oui' (yes) to continue:"))
     result = personaliser.run()
@@ -634,7 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="auto",
                    choices=("auto", "fsarchiver", "ntfsclone", "partclone", "raw"))
     p.add_argument("--compress", default="zstd", choices=("zstd", "gzip", "none"))
-    p.add_argument("--level", type=int, help=_("compression level"))
+    p.add_argument("--level", type=bounded_int(1, 19),
+                   help=_("compression level (zstd 1-19, gzip 1-9)"))
     p.add_argument("--dry-run", action="store_true", help=_("print the plan, change nothing"))
     p.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     p.set_defaults(func=cmd_save)
@@ -678,7 +695,8 @@ def build_parser() -> argparse.ArgumentParser:
     def boot_menu_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--default", help=_("entry started after the timeout: an id shown by "
                                            "--dry-run (windows-1, linux-2...) or 'first'"))
-        p.add_argument("--timeout", type=int, help=_("seconds before the default entry starts"))
+        p.add_argument("--timeout", type=bounded_int(0, 3600),
+                       help=_("seconds before the default entry starts"))
         p.add_argument("--backup", help=_("backup restaure uses (default: the newest of the "
                                           "PC; '' to go back to that)"))
         p.add_argument("--lang", choices=("fr", "en"), help=_("language of OSCAR and restaure"))
@@ -768,8 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--disk", help=_("disque: the disk of this PC to copy"))
     d.add_argument("--mode", default="multicast", choices=("multicast", "unicast"),
                    help=_("multicast (synchronous) or unicast (asynchronous, HTTP)"))
-    d.add_argument("--clients", type=int, default=1, help=_("number of clients"))
-    d.add_argument("--max-wait", type=int, default=300,
+    d.add_argument("--clients", type=bounded_int(1, 1000), default=1,
+                   help=_("number of clients"))
+    d.add_argument("--max-wait", type=bounded_int(1, 86400), default=300,
                    help=_("seconds to wait for the clients"))
     d.add_argument("--interface", help=_("network interface (default: the only one up)"))
     d.add_argument("--max-bitrate", help=_("multicast speed limit, e.g. 500m (leave room on "
@@ -785,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--interface", help=_("network interface (default: the only one up)"))
     d.add_argument("--disk", help=_("the disk that receives (default: the only disk)"))
     d.add_argument("--server", help=_("the server's address (default: listen for it)"))
-    d.add_argument("--listen", type=int, default=600,
+    d.add_argument("--listen", type=bounded_int(1, 86400), default=600,
                    help=_("seconds to wait for a server"))
     d.add_argument("--no-catch-up", action="store_true",
                    help=_("do not fetch by HTTP after a failed multicast"))
@@ -803,7 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "192.168.50.1/24 (removed at stop)"))
     d.add_argument("--store", help=_("backup folder also served over HTTP"))
     d.add_argument("--live-dir", help=_("folder of the live system (default: found)"))
-    d.add_argument("--timeout", type=int, default=10,
+    d.add_argument("--timeout", type=bounded_int(0, 3600), default=10,
                    help=_("seconds of the boot menu before the local disk boots"))
     d.set_defaults(func=cmd_pxe_start)
     d = pxesub.add_parser("stop", help=_("stop the network boot; leaves nothing behind"))
@@ -846,15 +865,18 @@ def build_parser() -> argparse.ArgumentParser:
     labsub = p.add_subparsers(dest="lab_cmd", required=True)
     c = labsub.add_parser("create")
     c.add_argument("dir")
-    c.add_argument("--clients", type=int, default=2)
+    c.add_argument("--clients", type=bounded_int(0, 64), default=2)
     c.add_argument("--gpt", action="store_true")
     c.add_argument("--size", default="3G")
     c.add_argument("--client-size")
-    c.add_argument("--data-mb", type=int, default=300)
+    c.add_argument("--data-mb", type=bounded_int(1, 100000), default=300)
     for name in ("attach", "detach", "destroy"):
         labsub.add_parser(name).add_argument("dir")
     p.set_defaults(func=cmd_lab)
     return parser
+
+
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: a bug of OSCAR's, not the person's input
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -873,3 +895,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(_("Interrupted."), file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the person gets one line; the log keeps the rest
+        log.error("internal error", exc_info=exc)
+        print(_("oscar: internal error ({kind}), see {log}").format(
+            kind=type(exc).__name__, log=oplog.main_log()), file=sys.stderr)
+        print(_("hint: {hint}").format(hint=_(
+            "This is a defect of OSCAR: keep the log and report it.")), file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused with the range otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high or text.strip() != text:
+            raise argparse.ArgumentTypeError(
+                _("'{text}' is not a whole number from {low} to {high}").format(
+                    text=text.strip(), low=low, high=high))
+        return value
+
+    return parse

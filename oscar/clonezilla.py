@@ -11,6 +11,7 @@ written, and the report says so.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import logging
@@ -18,12 +19,12 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from oscar import cancel
+from oscar import cancel, manifest, safetext
 from oscar.engine import compress as compression
 from oscar.engine import ptable
-from oscar.errors import BackupInvalid
+from oscar.errors import BackupInvalid, OscarError
 from oscar.i18n import _
-from oscar.manifest import Manifest, PartEntry
+from oscar.manifest import Manifest, ManifestDamaged, PartEntry
 
 log = logging.getLogger("oscar.clonezilla")
 
@@ -83,18 +84,25 @@ def image_files(folder: Path, part: str) -> tuple[list[str], str, str, str]:
 
 def load(folder: Path) -> Manifest:
     """A manifest describing a Clonezilla folder (nothing is written into it)."""
-    disks = (folder / "disk").read_text().split()
+    disks = _words(folder, "disk")
     if len(disks) != 1:
         raise BackupInvalid(_("The Clonezilla image holds {n} disks.").format(n=len(disks)),
                             _("OSCAR restores Clonezilla images of one disk."))
     disk = disks[0]
+    if not safetext.is_kernel_name(disk):
+        raise _damaged(folder, "disk", _("not a disk name (sda, nvme0n1)"))
     sf_name = f"{disk}-pt.sf"
     if not (folder / sf_name).is_file():
         raise BackupInvalid(_("{file} is missing in {folder}.").format(file=sf_name, folder=folder),
                             _("This Clonezilla image has no partition table (a 'saveparts' "
                               "image): restore it without --with-table."))
-    table = ptable.parse_sf((folder / sf_name).read_text())
-    saved = set((folder / "parts").read_text().split())
+    try:
+        table = ptable.parse_sf(_small_text(folder, sf_name))
+    except OscarError as exc:
+        raise _damaged(folder, sf_name, _("not a partition table")) from exc
+    saved = set(_words(folder, "parts"))
+    if not all(safetext.is_kernel_name(p) for p in saved):
+        raise _damaged(folder, "parts", _("not a partition name (sda1, nvme0n1p1)"))
     names = {part_number(disk, p): p for p in saved}
     if None in names:
         raise BackupInvalid(_("The Clonezilla image's parts do not belong to {disk}.").format(
@@ -112,7 +120,7 @@ def load(folder: Path) -> Manifest:
             entry.stored = sum((folder / f).stat().st_size for f in files)
         elif (folder / f"swappt-{part}.info").is_file():
             entry.role, entry.fstype = "swap", "swap"
-            info = (folder / f"swappt-{part}.info").read_text()
+            info = _small_text(folder, f"swappt-{part}.info")
             entry.uuid = _info(info, "UUID")
             entry.label = _info(info, "LABEL")
         partitions.append(entry)
@@ -125,12 +133,16 @@ def load(folder: Path) -> Manifest:
                    if (folder / n).is_file()]
     created = datetime.datetime.fromtimestamp((folder / "parts").stat().st_mtime)
     size = _disk_size(folder, disk, table)
-    return Manifest(
+    made = Manifest(
         name=folder.name, created=created.isoformat(timespec="seconds"), hostname="",
         source={"name": disk, "size": size, "sector_size": sector, "identity": None,
                 "pttype": table.label},
         table_files=table_files, partitions=partitions, tools={}, oscar_version="",
         notes=["Clonezilla image"])
+    try:  # the same strict reader as OSCAR's own manifests: names, types, bounds
+        return manifest.parse(dataclasses.asdict(made))
+    except manifest.Damaged as exc:
+        raise _damaged(folder, exc.field, exc.reason) from exc
 
 
 def _disk_size(folder: Path, disk: str, table: ptable.SfTable) -> int | None:
@@ -138,11 +150,36 @@ def _disk_size(folder: Path, disk: str, table: ptable.SfTable) -> int | None:
     Clonezilla keeps), else from a GPT's last usable sector; an MBR table alone does not say."""
     parted = folder / f"{disk}-pt.parted"
     if parted.is_file():
-        match = re.search(r"^Disk /dev/\S+: (\d+)s$", parted.read_text(errors="replace"), re.M)
+        match = re.search(r"^Disk /dev/\S+: (\d{1,20})s$", _small_text(folder, parted.name), re.M)
         if match:
             return int(match.group(1)) * table.sector_size
     last = table.header.get("last-lba")
     return (int(last) + 1 + ptable.GPT_BACKUP_SECTORS) * table.sector_size if last else None
+
+
+def _small_text(folder: Path, name: str) -> str:
+    """A small text file of the folder (names, tables), read strictly."""
+    path = folder / name
+    try:
+        if path.stat().st_size > MAX_SUMS:
+            raise _damaged(folder, name, _("too large"))
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(folder, name, _("not UTF-8 text")) from exc
+    except OSError as exc:
+        raise BackupInvalid(_("{file} is missing in {folder}.").format(file=name, folder=folder),
+                            _("The image is damaged.")) from exc
+
+
+def _words(folder: Path, name: str) -> list[str]:
+    return _small_text(folder, name).split()
+
+
+def _damaged(folder: Path, field: str, reason: str) -> BackupInvalid:
+    detail = f"{safetext.shown(field)}: {reason}"
+    return ManifestDamaged(
+        _("The backup {folder} is damaged: {detail}").format(folder=folder, detail=detail),
+        _("Do not use it: restore another backup, or save again."), detail)
 
 
 def _name(disk: str, number: int) -> str:

@@ -81,3 +81,9 @@ class HostKeyRefused(OscarError):
     """An SSH server's key is unknown or is not the pinned one: nothing was sent."""
 
     exit_code = 11
+
+
+class StoreReadOnly(OscarError):
+    """The disk that holds the backups is mounted read-only: nothing can be written there."""
+
+    exit_code = 12

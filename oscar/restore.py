@@ -26,7 +26,7 @@ from oscar import (
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import fit, fsarchiver, fsresize, mkfs, ntfs, ptable, scratch
-from oscar.errors import OscarError, TargetRefused, UsageError
+from oscar.errors import BackupInvalid, OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
 from oscar.progress import Progress
@@ -36,6 +36,21 @@ from oscar.verify import check_clonezilla, check_headers, check_integrity, fill_
 
 log = logging.getLogger("oscar.restore")
 FSARCHIVER_MARGIN = 1.1  # a file-level restore needs the data plus filesystem overhead
+TABLE_FILE_MAX = 4 << 20  # the largest table file (sectors after the MBR: 1 MiB)
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """A small file of the backup, refused when larger than ``limit`` (never read whole)."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise BackupInvalid(_("{file} is missing.").format(file=path.name),
+                            _("The backup is incomplete; use another copy.")) from exc
+    if len(data) > limit:
+        raise BackupInvalid(_("{file} is too large for what it should hold.").format(
+            file=path.name), _("The backup is damaged; use another copy."))
+    return data
 
 
 @dataclass
@@ -79,7 +94,7 @@ class FolderSource:
             self.sums, _used = check_clonezilla(self.folder, restorer.man, restorer.progress)
         else:
             self.sums = check_integrity(self.folder, restorer.man, restorer.progress)
-        infos = check_headers(self.folder, restorer.man, self.sums)
+        infos = check_headers(self.folder, restorer.man, self.sums, restorer.entries)
         for entry in restorer.entries:
             info = infos.get(entry.number)
             current = restorer.target.partition(entry.number)
@@ -193,6 +208,9 @@ class Restorer:
         if entry.state == "clonezilla":
             self.man: Manifest = clonezilla.load(entry.folder)
             fill_used(entry.folder, self.man)
+        elif entry.state == "damaged":
+            raise BackupInvalid(_("The backup '{name}' is not usable ({state}).").format(
+                name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
         elif entry.state != "complete" or entry.manifest is None:
             raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
                 name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
@@ -211,10 +229,8 @@ class Restorer:
         self.fitted: fit.Fitted | None = None
         self.resizes = retarget.Resizes()
         self.shrunk: shrinkscratch.ShrunkImages | None = None
-        self.disk_name = self.man.source["name"]
         if opts.with_table:
-            sf = self.folder / f"{self.disk_name}-pt.sf"
-            self.fitted = self._fit(ptable.parse_sf(sf.read_text()))
+            self.fitted = self._fit(self._saved_table(check=False).table)
             self.table = self.fitted.table
         check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table,
                      opts.format_only)
@@ -224,6 +240,45 @@ class Restorer:
         # it is written again after the restore.
         self.boot_menu = bootinstall.installed_on(target) is not None
         self.plan = self._plan()
+
+    def _saved_table(self, *, check: bool) -> ptable.SavedTable:
+        """The table files the manifest lists (a name it does not list is never read: only
+        listed files are covered by the checksums). ``check``: each file's bytes, read now,
+        must be the ones verified (what is written to the disk is what was checked)."""
+        def read(suffix: str, *, required: bool) -> bytes | None:
+            name = self.man.table_file(suffix)
+            if name is None:
+                if required:
+                    raise BackupInvalid(
+                        _("The backup {folder} is damaged: {detail}").format(
+                            folder=self.folder, detail="table_files: " + _("no {file}").format(
+                                file=f"{self.man.source['name']}{suffix}")),
+                        _("Restore without --with-table, or restore another backup."))
+                return None
+            data = read_limited(self.folder / name, TABLE_FILE_MAX)
+            if check and checksums.digest(data) != self.sums.get(name):
+                raise BackupInvalid(_("Checksum mismatch in {file}.").format(file=name),
+                                    _("The backup is damaged; use another copy."))
+            return data
+
+        sf_text = read("-pt.sf", required=True)
+        mbr = read("-mbr", required=True)
+        assert sf_text is not None and mbr is not None
+        if len(mbr) != ptable.MBR_SIZE:
+            raise BackupInvalid(
+                _("The backup {folder} is damaged: {detail}").format(
+                    folder=self.folder, detail=f"{self.man.source['name']}-mbr: " + _(
+                        "not {n} bytes").format(n=ptable.MBR_SIZE)),
+                _("Restore without --with-table, or restore another backup."))
+        try:
+            table = ptable.parse_sf(sf_text.decode("utf-8"))
+        except (UnicodeDecodeError, OscarError) as exc:
+            raise BackupInvalid(
+                _("The backup {folder} is damaged: {detail}").format(
+                    folder=self.folder, detail=f"{self.man.source['name']}-pt.sf: " + _(
+                        "not a partition table")),
+                _("Restore without --with-table, or restore another backup.")) from exc
+        return ptable.SavedTable(table, mbr, read("-hidden-data-after-mbr", required=False))
 
     def _fit(self, saved: ptable.SfTable) -> fit.Fitted:
         t = self.target
@@ -488,7 +543,7 @@ class Restorer:
 
     def _write_table(self, step: planning.Step) -> None:
         self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
-        ptable.write(self.target, self.folder, self.disk_name, step.params["table"],
+        ptable.write(self.target, self._saved_table(check=True), step.params["table"],
                      in_use=any(p.in_use for p in self.target.partitions),
                      same=self.fitted is not None and self.fitted.same)
         # A disk known by no serial (a virtual disk, some USB adapters) is identified by its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ from oscar.errors import CommandFailed, OscarError, StoreFull, TargetRefused, Us
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
 from oscar.progress import Progress
-from oscar.store import PartialBackup, Store
+from oscar.store import PartialBackup, Store, check_name, store_error
 
 log = logging.getLogger("oscar.save")
 
@@ -160,6 +161,9 @@ def tool_versions() -> dict[str, str]:
 
 class Saver:
     def __init__(self, disk: Disk, store: Store, opts: SaveOptions, progress: Progress) -> None:
+        compression.check(opts.compress)
+        compression.check_level(opts.compress, opts.level)
+        check_name(opts.name)
         self.disk = disk
         self.store = store
         self.opts = opts
@@ -182,19 +186,27 @@ class Saver:
         for entry in self.entries:
             if entry.role == "data" and entry.fstype == "ntfs":
                 ntfs.check_clean(self._device(entry.number))
-        with disklock.locked(self.disk), self.store.writing(self.opts.name) as backup:
-            self.backup = backup
-            with oplog.logging_to(backup.folder / LOG_NAME):
-                log.info("saving %s (%s) into %s", self.disk.path, self.disk.identity, backup.folder)
-                planning.execute(self.plan, {
-                    "save-table": self._save_table,
-                    "save-part": self._save_part,
-                    "record-swap": self._record_swap,
-                    "publish": lambda step: None,
-                }, self._guard, self.progress.step)
-            manifest = self._manifest()
-            self.progress.message(_("Checking the files written..."))
-            return backup.publish(manifest)
+        try:
+            with disklock.locked(self.disk), self.store.writing(self.opts.name) as backup:
+                self.backup = backup
+                with oplog.logging_to(backup.folder / LOG_NAME):
+                    log.info("saving %s (%s) into %s", self.disk.path, self.disk.identity,
+                             backup.folder)
+                    planning.execute(self.plan, {
+                        "save-table": self._save_table,
+                        "save-part": self._save_part,
+                        "record-swap": self._record_swap,
+                        "publish": lambda step: None,
+                    }, self._guard, self.progress.step)
+                manifest = self._manifest()
+                self.progress.message(_("Checking the files written..."))
+                return backup.publish(manifest)
+        except OSError as exc:
+            # the small files (table, log, Clonezilla's lists) are written here, not through a
+            # sink: a full or read-only store is said as such; the partial folder is gone
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise store_error(exc, self.store.root) from exc
+            raise
 
     def _guard(self, step: planning.Step) -> None:
         pass  # saving writes only into the store

@@ -248,7 +248,7 @@ def import_backup(remote: Remote, name: str, store: Store, opts: SshOptions,
                   progress: Progress) -> Path:
     """Download backup ``name`` from the server into ``store``; returns its folder."""
     check_name(name)
-    store.check_exists()
+    store.check_writable()
     source = f"{remote.path}/{name}"
     pace = _Pace(opts.max_rate)
     with connect(remote, accept_host_key=opts.accept_host_key, identity=opts.identity,

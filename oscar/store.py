@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import checksums, manifest
-from oscar.errors import BackupInvalid, OscarError, StoreFull, UsageError
+from oscar import checksums, clonezilla, manifest, safetext
+from oscar.errors import BackupInvalid, OscarError, StoreFull, StoreReadOnly, UsageError
 from oscar.i18n import _
 
 log = logging.getLogger("oscar.store")
@@ -31,7 +31,7 @@ log = logging.getLogger("oscar.store")
 PARTIAL = ".oscar-partial-"
 OLD = ".oscar-old-"
 LOCK = ".oscar-lock-"
-NAME_RE = re.compile(r"^[\w][\w.+@-]{0,99}$")
+NAME_RE = re.compile(r"[\w][\w.+@-]{0,99}")
 # Folders of an OSCAR partition that are not backups: the live system and GRUB's menu live in
 # boot/ (oscar install).
 RESERVED = ("boot", "lost+found")
@@ -53,8 +53,9 @@ class Entry:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise UsageError(_("'{name}' is not a valid backup name.").format(name=name),
+    if not NAME_RE.fullmatch(name):
+        raise UsageError(_("'{name}' is not a valid backup name.").format(
+            name=safetext.shown(name)),
                          _("Use letters, digits, '.', '-', '_' (no '/', no leading dot)."))
     if name in RESERVED:
         raise UsageError(_("'{name}' is reserved on an OSCAR partition.").format(name=name),
@@ -94,23 +95,42 @@ class Store:
             raise UsageError(_("The backup folder {root} does not exist.").format(root=self.root),
                              _("Mount the OSCAR partition or the backup disk, or give --store."))
 
+    def check_writable(self) -> None:
+        """Before anything is planned into it: a read-only store is said as such (not as a
+        lack of free space, nor as a failure halfway)."""
+        self.check_exists()
+        try:
+            readonly = bool(os.statvfs(self.root).f_flag & os.ST_RDONLY)
+        except OSError as exc:
+            raise store_error(exc, self.root) from exc
+        if readonly or not os.access(self.root, os.W_OK):
+            raise read_only(self.root)
+
     def folder(self, name: str) -> Path:
         return self.root / check_name(name)
 
     def recover(self) -> None:
         """Finish what a killed swap left: an old backup whose replacement never arrived."""
-        for old in self.root.glob(OLD + "*"):
-            target = self.root / old.name[len(OLD):]
-            if target.exists():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                log.warning("restoring %s left by an interrupted save", target.name)
-                os.rename(old, target)
+        try:
+            for old in self.root.glob(OLD + "*"):
+                target = self.root / old.name[len(OLD):]
+                if target.exists():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    log.warning("restoring %s left by an interrupted save", target.name)
+                    os.rename(old, target)
+        except OSError as exc:
+            raise store_error(exc, self.root) from exc
 
     def entries(self, *, include_incomplete: bool = False) -> list[Entry]:
         self.check_exists()
         found: list[Entry] = []
-        for child in sorted(self.root.iterdir()):
+        try:
+            children = sorted(self.root.iterdir())
+        except OSError as exc:
+            raise OscarError(_("Cannot read the backup folder {root}: {why}").format(
+                root=self.root, why=exc.strerror), _("Check the backup disk.")) from exc
+        for child in children:
             if not child.is_dir():
                 continue
             if child.name.startswith(PARTIAL):
@@ -123,15 +143,24 @@ class Store:
         return found
 
     def _entry(self, child: Path) -> Entry:
+        """What one folder of the store is; a damaged one says why, and never hides the
+        others (``oscar list`` shows every good backup beside it)."""
+        if not NAME_RE.fullmatch(child.name):
+            return Entry(safetext.shown(child.name), child, "damaged",
+                         problem=_("not a valid backup name"))
         if (child / manifest.FILE).exists():
             try:
                 m = manifest.load(child)
             except BackupInvalid as exc:
-                return Entry(child.name, child, "damaged", problem=exc.message)
+                return Entry(child.name, child, "damaged", problem=_damage(exc))
             if not (child / checksums.FILE).exists():
                 return Entry(child.name, child, "damaged", m, _("no checksum file"))
             return Entry(child.name, child, m.state, m)
         if (child / "parts").exists():
+            try:
+                clonezilla.load(child)
+            except BackupInvalid as exc:
+                return Entry(child.name, child, "damaged", problem=_damage(exc))
             return Entry(child.name, child, "clonezilla")
         return Entry(child.name, child, "damaged", problem=_("not a backup"))
 
@@ -151,11 +180,14 @@ class Store:
         ``resume``: what an interrupted transfer left there is kept (and kept again if this
         one fails too), for files that can be continued rather than sent again (an import);
         it is never listed, and is checked like everything else before publish."""
-        self.check_exists()
+        self.check_writable()
         check_name(name)
         self.recover()
         lock_path = self.root / f"{LOCK}{name}"
-        lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise store_error(exc, self.root) from exc
         try:
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -169,7 +201,7 @@ class Store:
             try:
                 partial.mkdir(exist_ok=resume)
             except OSError as exc:
-                raise _store_error(exc, self.root) from exc
+                raise store_error(exc, self.root) from exc
             backup = PartialBackup(self, name, partial)
             try:
                 yield backup
@@ -183,11 +215,23 @@ class Store:
             os.close(lock_fd)
 
 
-def _store_error(exc: OSError, root: Path) -> OscarError:
+def _damage(exc: BackupInvalid) -> str:
+    return exc.detail if isinstance(exc, manifest.ManifestDamaged) else exc.message
+
+
+def read_only(root: Path) -> StoreReadOnly:
+    return StoreReadOnly(_("The backup disk is read-only ({root}).").format(root=root),
+                         _("Mount it read-write (or check it: Linux mounts a damaged disk "
+                           "read-only). Nothing was written."))
+
+
+def store_error(exc: OSError, root: Path) -> OscarError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StoreFull(_("The backup disk is full ({root}).").format(root=root),
                          _("Free space (delete an old backup) or use a bigger disk. "
                            "The older backups are intact."))
+    if exc.errno == errno.EROFS:
+        return read_only(root)
     return OscarError(_("Cannot write in {root}: {why}").format(root=root, why=exc.strerror),
                       _("Check the backup disk."))
 
@@ -249,7 +293,7 @@ class PartialBackup:
             self.published = True
             return target
         except OSError as exc:
-            raise _store_error(exc, self.store.root) from exc
+            raise store_error(exc, self.store.root) from exc
 
 
 def _read_block(fd: int, size: int, offset: int) -> bytes:
@@ -290,7 +334,7 @@ class ImageSink:
             self.fh = path.open("wb")
             self._read_fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
-            raise _store_error(exc, backup.store.root) from exc
+            raise store_error(exc, backup.store.root) from exc
         self._reader = threading.Thread(target=self._read_back, daemon=True,
                                         name=f"read-back {filename}")
         self._reader.start()
@@ -299,7 +343,7 @@ class ImageSink:
         try:
             self.fh.write(chunk)
         except OSError as exc:
-            raise _store_error(exc, self.backup.store.root) from exc
+            raise store_error(exc, self.backup.store.root) from exc
         self.digest.update(chunk)
         self.written += len(chunk)
         if self.written - self.flushed >= self.VERIFY_STEP:
@@ -311,7 +355,7 @@ class ImageSink:
         try:
             self.fh.flush()
         except OSError as exc:
-            raise _store_error(exc, self.backup.store.root) from exc
+            raise store_error(exc, self.backup.store.root) from exc
         self._ranges.put((self.flushed, self.written))
         self.flushed = self.written
 
@@ -342,7 +386,7 @@ class ImageSink:
             self.fh.close()
         except OSError as exc:
             self.abandon()
-            raise _store_error(exc, self.backup.store.root) from exc
+            raise store_error(exc, self.backup.store.root) from exc
         except BaseException:
             self.abandon()
             raise

@@ -99,10 +99,18 @@ def image_info(folder: Path, entry: PartEntry, sums: dict[str, str]) -> imagehdr
     return None
 
 
-def check_headers(folder: Path, man: Manifest, sums: dict[str, str]) -> dict[int, imagehdr.ImageInfo]:
+def check_headers(folder: Path, man: Manifest, sums: dict[str, str],
+                  entries: list[PartEntry] | None = None) -> dict[int, imagehdr.ImageInfo]:
+    """Every image's header sane and no larger than its partition; a raw image exactly as
+    long as its partition (it has no header: its length is all there is to check, and a
+    short one would leave the partition without its filesystem). Restore, deploy and verify
+    run this same check before anything is written."""
     infos = {}
-    for entry in man.imaged:
-        if entry.role != "data":
+    for entry in entries if entries is not None else man.imaged:
+        if entry.role != "data" or not entry.files:
+            continue
+        if entry.method == "raw":
+            check_raw_length(folder, entry, sums)
             continue
         info = image_info(folder, entry, sums)
         if info is not None:
@@ -136,7 +144,7 @@ def deep_check(folder: Path, entry: PartEntry, sums: dict[str, str],
                 yield chunk
 
         if entry.method == "raw":
-            _check_raw_length(stages, source(), entry, name)
+            _count_raw_length(stages, source(), entry, name)
             return
         with partclone.logfile() as logfile:
             stages.append(ntfsclone.check_argv() if entry.method == "ntfsclone"
@@ -176,17 +184,49 @@ class NotDecoded(Exception):
         self.why = why
 
 
-def _check_raw_length(stages: list[list[str]], source: Iterator[bytes], entry: PartEntry,
+def check_raw_length(folder: Path, entry: PartEntry, sums: dict[str, str]) -> None:
+    """An uncompressed raw image's length is its files' sizes; a compressed one is counted
+    through its decompressor (no byte is written anywhere)."""
+    files = image_files(folder, entry)
+    if (entry.compress or "none") == "none":
+        length = sum(f.stat().st_size for f in files)
+        if length != entry.size:
+            raise BackupInvalid(
+                _("{file} holds {have} bytes for a partition of {need}.").format(
+                    file=entry.files[0], have=length, need=entry.size),
+                _("The backup is damaged; use another copy."))
+        return
+    stages = [compression.decompress_argv(entry.compress or "none") or []]
+    try:
+        _count_raw_length(stages, iter(checksums.HashingReader(files, sums)), entry,
+                          entry.files[0])
+    except CommandFailed as exc:
+        raise BackupInvalid(_("{file} cannot be decoded: {why}").format(
+            file=entry.files[0], why=exc.message),
+            _("The backup is damaged; use another copy.")) from exc
+
+
+def _count_raw_length(stages: list[list[str]], source: Iterator[bytes], entry: PartEntry,
                       name: str) -> None:
     length = 0
-    if stages:
-        def count(chunk: bytes) -> None:
-            nonlocal length
-            length += len(chunk)
 
-        run.pipeline(stages, source=source, sink=count)
-    else:
-        length = sum(len(chunk) for chunk in source)
+    class TooLong(Exception):
+        pass
+
+    def count(chunk: bytes) -> None:
+        nonlocal length
+        length += len(chunk)
+        if length > entry.size:
+            raise TooLong  # a decompression bomb is not decompressed to its end
+
+    try:
+        if stages:
+            run.pipeline(stages, source=source, sink=count)
+        else:
+            for chunk in source:
+                count(chunk)
+    except TooLong:
+        pass
     if length != entry.size:
         raise BackupInvalid(_("{file} holds {have} bytes for a partition of {need}.").format(
             file=name, have=length, need=entry.size), _("The backup is damaged; use another copy."))
@@ -261,7 +301,8 @@ def _verify_clonezilla(folder: Path, progress: Progress, *, deep: bool) -> Repor
 
 def _decode_all(folder: Path, man: Manifest, sums: dict[str, str], progress: Progress,
                 report: Report, *, deep: bool) -> Report:
-    check_headers(folder, man, sums)
+    # decoding a raw image counts its length: the header check need not do it first
+    check_headers(folder, man, sums, [e for e in man.imaged if not (deep and e.method == "raw")])
     for entry in man.imaged:
         if entry.role != "data":
             continue

@@ -11,6 +11,8 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip python3-urwid python3-pyudev python3-parted
   python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin
   python3-scapy
+  # property-based tests of the parsers and the escaping (hostile input)
+  python3-hypothesis
   # message catalogues
   gettext
   # the menu's end-to-end tests drive the real program in a terminal multiplexer

@@ -67,7 +67,9 @@ def clonezilla_folder(folder: Path, device: str, disk: str, *, comp: str, split:
     names = []
     for number, fs, program in ((1, "ntfs", "ntfs"), (2, "ext4", "extfs")):
         part, name = f"{disk}{sep}{number}", f"{disk}{sep}{number}.{fs}-ptcl-img.{comp}"
-        out = f"split -b 4M -a 2 - {name}." if split else f"cat > {name}"
+        # Clonezilla splits at its own size (4 GB by default); 1 MiB pieces here, so that the
+        # lab's few MB make several pieces whatever /usr/bin (the lab's "programs") holds.
+        out = f"split -b 1M -a 2 - {name}." if split else f"cat > {name}"
         sh("bash", "-c", f"set -o pipefail; partclone.{program} -c -s "
            f"{labmod.partition_path(device, number)} -o - -L /dev/null | {compressor} | {out}",
            cwd=str(folder))

@@ -75,11 +75,11 @@ def test_not_generalized_edits_the_hive_and_leaves_a_first_logon_script(tmp_path
                        "C:\\Windows\\OSCAR\\firstboot.ps1")
     script = (root / windows.FIRSTBOOT).read_bytes().decode()
     assert "\r\n" in script and "\n" not in script.replace("\r\n", "")
-    assert '$_.MacAddress -eq "52-54-00-12-00-01"' in script
-    assert "New-NetIPAddress -InterfaceIndex $nic.ifIndex -IPAddress 10.0.12.101 -PrefixLength 24 " \
-           "-DefaultGateway 10.0.12.254" in script
-    assert "-ServerAddresses 10.0.0.10,10.0.0.11" in script
-    assert "slmgr.vbs\" /ipk ABCDE-12345-FGHIJ-67890-KLMNO" in script
+    assert "$_.MacAddress -eq '52-54-00-12-00-01'" in script
+    assert "New-NetIPAddress -InterfaceIndex $nic.ifIndex -IPAddress '10.0.12.101' -PrefixLength 24 " \
+           "-DefaultGateway '10.0.12.254'" in script
+    assert "-ServerAddresses '10.0.0.10','10.0.0.11'" in script
+    assert "slmgr.vbs\" /ipk 'ABCDE-12345-FGHIJ-67890-KLMNO'" in script
     assert "Add-Computer -DomainName 'college.local' -OUPath 'OU=Salle12,DC=college,DC=local' " \
            "-Credential (Get-Credential 'COLLEGE\\joinpc')" in script
     assert "address 10.0.12.101/24, product key, join college.local" in changes[1]

@@ -30,7 +30,7 @@ from oscar.i18n import _
 from oscar.personalise import clients as clients_file
 from oscar.progress import Progress
 from oscar.store import Store, fsync_dir
-from oscar.verify import check_integrity
+from oscar.verify import check_headers, check_integrity
 
 log = logging.getLogger("oscar.deploy")
 MODES = ("multicast", "unicast")
@@ -117,8 +117,9 @@ class Sender:
             # checked whole now: a bad line is refused before any client is written
             path = Path(opts.clients_file)
             room = clients_file.load(path)
-            self.header["clients"] = {"name": path.name,
-                                      "text": path.read_text(encoding="utf-8-sig")}
+            for warning in room.warnings:
+                log.warning("%s", warning)
+            self.header["clients"] = {"name": path.name, "text": room.text}
             log.info("clients file %s: %d clients", path, len(room.clients))
         self.room = Room()
         self.phase = "waiting"
@@ -133,7 +134,8 @@ class Sender:
     def check_backup(self, progress: Progress | None = None) -> None:
         """Every checksum of the backup, before a client is told to start: a damaged backup
         is refused here rather than written onto a whole room (clients check again)."""
-        check_integrity(self.folder, self.man, progress)
+        sums = check_integrity(self.folder, self.man, progress)
+        check_headers(self.folder, self.man, sums)
 
     def required_tools(self) -> list[str]:
         return ["lighttpd", "ip", *(["udp-sender"] if self.opts.mode == "multicast" else [])]

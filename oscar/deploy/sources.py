@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from oscar import checksums
+from oscar import checksums, safetext
 from oscar.deploy import stream
 from oscar.errors import BackupInvalid, OscarError
 from oscar.i18n import _
@@ -107,14 +107,23 @@ class Counter:
         return self.done / elapsed if elapsed > 0 else 0.0
 
 
+MAX_SMALL_FILES = 64
+
 def write_small_files(header: dict[str, Any], folder: Path) -> dict[str, str]:
     """The manifest, B2SUMS and table files carried by the header, written and checked."""
     folder.mkdir(parents=True, exist_ok=True)
-    small: dict[str, str] = header["small"]
+    small = header.get("small")
+    if not isinstance(small, dict) or not 0 < len(small) <= MAX_SMALL_FILES:
+        raise stream.broken(_("no backup files in the header"))
     for name, data in small.items():
-        if "/" in name or name.startswith("."):
-            raise stream.broken(_("unexpected file name {file}").format(file=name))
-        (folder / name).write_bytes(base64.b64decode(data))
+        if not safetext.is_file_name(name) or name.startswith(".") or not isinstance(data, str):
+            raise stream.broken(_("unexpected file name {file}").format(
+                file=safetext.shown(str(name))))
+        try:
+            content = base64.b64decode(data, validate=True)
+        except ValueError as exc:
+            raise stream.broken(_("unexpected file name {file}").format(file=name)) from exc
+        (folder / name).write_bytes(content)
     sums = checksums.read(folder)
     for name in small:
         if name != checksums.FILE and checksums.hash_file(folder / name) != sums.get(name):

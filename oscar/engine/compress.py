@@ -19,6 +19,21 @@ def check(name: str) -> str:
     return name
 
 
+LEVELS = {"zstd": (1, 19), "gzip": (1, 9)}
+
+
+def check_level(name: str, level: int | None) -> int | None:
+    """A level the compressor takes (zstd would print its usage text for 99, pigz for 0)."""
+    if level is None:
+        return None
+    low, high = LEVELS.get(name, (0, -1))
+    if not low <= level <= high:
+        raise UsageError(_("Compression level {level} does not exist for {name}.").format(
+            level=level, name=name),
+            _("zstd takes 1 to 19, gzip 1 to 9; 'none' takes no level."))
+    return level
+
+
 def compress_argv(name: str, level: int | None = None) -> list[str] | None:
     if name == "zstd":
         return ["zstd", "-T0", f"-{level or ZSTD_LEVEL}", "-q", "-c"]

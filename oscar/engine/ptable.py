@@ -23,6 +23,7 @@ MBR_BOOT_CODE = 446  # bytes 0..445: boot code (and, from 440, the disk signatur
 GPT_BOOT_CODE = 440  # on a protective MBR only the code itself is ours to copy
 GPT_PRIMARY_SECTORS = 34
 GPT_BACKUP_SECTORS = 33
+MAX_ENTRIES = 256
 HIDDEN_AFTER_MBR_MAX = 2048  # sectors; GRUB's core.img lives there on MBR disks
 
 
@@ -52,7 +53,8 @@ _FIELD = re.compile(r'\s*([\w-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*,?')
 
 
 def parse_sf(text: str) -> SfTable:
-    """Parse ``sfdisk -d`` output (header lines, then ``node : key=value, ...`` lines)."""
+    """Parse ``sfdisk -d`` output (header lines, then ``node : key=value, ...`` lines). What
+    does not read as numbers where sfdisk writes numbers is an error, never a guess."""
     header: dict[str, str] = {}
     entries: list[SfEntry] = []
     for raw in text.splitlines():
@@ -61,15 +63,23 @@ def parse_sf(text: str) -> SfTable:
             continue
         if " : " in line:
             node, _sep, rest = line.partition(" : ")
-            match = re.search(r"(\d+)$", node.strip())
-            if not match:
-                raise OscarError(_("Unreadable partition table line: {line}").format(line=line))
+            match = re.search(r"(\d{1,4})$", node.strip())
+            if not match or len(entries) >= MAX_ENTRIES:
+                raise OscarError(_("Unreadable partition table line: {line}").format(
+                    line=line[:120]))
             fields = {m.group(1): m.group(2).strip() for m in _FIELD.finditer(rest)}
-            entries.append(SfEntry(int(match.group(1)), int(fields.pop("start", "0")),
-                                   int(fields.pop("size", "0")), fields))
+            start, size = fields.pop("start", "0"), fields.pop("size", "0")
+            if not (start.isdigit() and size.isdigit()) or len(start) > 20 or len(size) > 20:
+                raise OscarError(_("Unreadable partition table line: {line}").format(
+                    line=line[:120]))
+            entries.append(SfEntry(int(match.group(1)), int(start), int(size), fields))
         else:
             key, _sep, value = line.partition(":")
             header[key.strip()] = value.strip()
+    sector = header.get("sector-size", "512")
+    if sector not in ("512", "1024", "2048", "4096") or \
+            not all(header[k].isdigit() for k in ("first-lba", "last-lba") if k in header):
+        raise OscarError(_("Unreadable partition table header."))
     return SfTable(header, entries)
 
 
@@ -158,32 +168,38 @@ def check_keeps(table: SfTable, kept: list[tuple[int, int, int]]) -> None:
                 _("Restore without --with-table, or restore onto another disk."))
 
 
-def write(target: Disk, folder: Path, disk_name: str, table: SfTable, *, in_use: bool,
-          same: bool) -> None:
+@dataclass
+class SavedTable:
+    """The table files of a backup, already read and checked against the backup's checksums:
+    the saved table as sfdisk printed it, the first sector, the sectors after it (MBR disks)."""
+
+    table: SfTable
+    mbr: bytes
+    hidden: bytes | None = None
+
+
+def write(target: Disk, saved: SavedTable, table: SfTable, *, in_use: bool, same: bool) -> None:
     """Write ``table`` (the saved one, or fitted to this disk: ``same`` False) onto ``target``,
-    with the saved boot code (already checked by the caller)."""
-    saved = parse_sf((folder / f"{disk_name}-pt.sf").read_text())
-    same_size = same and target.size == _saved_disk_size(folder, disk_name, table)
+    with the saved boot code."""
+    same_size = same and target.size == _saved_disk_size(table)
     script = render_sf(table, target.path, keep_last_lba=same_size)
     argv = ["sfdisk", "--no-reread", "--wipe", "never", "--wipe-partitions", "never"]
     if in_use:
         argv.append("--force")  # a partition of this disk (the store) is mounted; it is kept as is
     run.run([*argv, target.path], input=script.encode())
-    mbr = (folder / f"{disk_name}-mbr").read_bytes()
     keep = GPT_BOOT_CODE if table.label == "gpt" else MBR_BOOT_CODE
-    _write_at(target.path, 0, mbr[:keep])
-    hidden = folder / f"{disk_name}-hidden-data-after-mbr"
-    if table.label != "gpt" and hidden.exists() and saved.sector_size == table.sector_size:
-        data = hidden.read_bytes()
+    _write_at(target.path, 0, saved.mbr[:keep])
+    if table.label != "gpt" and saved.hidden is not None \
+            and saved.table.sector_size == table.sector_size:
         first = min((e.start for e in table.entries), default=0) * table.sector_size
-        if table.sector_size + len(data) <= first:
-            _write_at(target.path, table.sector_size, data)
+        if table.sector_size + len(saved.hidden) <= first:
+            _write_at(target.path, table.sector_size, saved.hidden)
         else:
             log.warning("hidden data after MBR does not fit before the first partition; skipped")
     refresh(target.path)
 
 
-def _saved_disk_size(folder: Path, disk_name: str, table: SfTable) -> int | None:
+def _saved_disk_size(table: SfTable) -> int | None:
     last = table.header.get("last-lba")
     if last is None:
         return None

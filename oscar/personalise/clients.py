@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from oscar import safetext
 from oscar.errors import UsageError
 from oscar.i18n import _
 
@@ -38,6 +39,15 @@ MAC = re.compile(r"^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$", re.IGNORECASE)
 HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,13}[A-Za-z0-9])?$")
 PRODUCT_KEY = re.compile(r"^[0-9A-Z]{5}(-[0-9A-Z]{5}){4}$")
 WORKGROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+# A domain account, as Windows and realmd take it: NAME, NETBIOS\NAME or NAME@domain; the
+# characters Active Directory allows in an account name (no " / \ [ ] : ; | = , + * ? < > @).
+ACCOUNT = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\\)?[\w][\w.-]{0,19}"
+                     r"|[\w][\w.-]{0,63}@[A-Za-z0-9.-]{1,253}")
+# One part of an OU's distinguished name: OU=Salle 12 d'arts (no character a DN escapes).
+OU_PART = re.compile(r"(?i:OU|CN|DC)=[^\s,+\"\\<>;=#](?:[^,+\"\\<>;=]{0,62}[^\s,+\"\\<>;=])?")
+MAX_FILE_BYTES = 1 << 20
+MAX_FIELD = 256
+MAX_SHOWN = 40  # problems listed in the message; the count says how many there are
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                     r"[A-Za-z]{2,63}$")
 
@@ -75,6 +85,8 @@ class Problem:
 class ClientsFile:
     path: str
     clients: list[Client] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # how it was read (an encoding guessed)
+    text: str = ""  # as read, in UTF-8 now: what a deployment sends its clients
 
     def for_mac(self, mac: str) -> Client | None:
         wanted = normalise_mac(mac)
@@ -92,27 +104,57 @@ def normalise_mac(mac: str) -> str:
 
 
 # -- reading: rows with their line numbers ------------------------------------------------
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (a few lines of them expand to gigabytes) and
+    without tags (a clients file has no use for types of its own)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, _("aliases (*name) are not accepted"),
+                                              mark)
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            raise yaml.composer.ComposerError(None, None, _("tags (!...) are not accepted"),
+                                              mark)
+        return super().compose_node(parent, index)
+
+
+def _yaml_document(text: str) -> tuple[Any, Any]:
+    """(root node, data) of a one-document YAML text, read by the strict loader."""
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+        return root, data
+    finally:
+        loader.dispose()
+
+
 def _yaml_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
     try:
-        root = yaml.compose(text)
+        root, data = _yaml_document(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [], [Problem(mark.line + 1 if mark else 1,
                             _("not valid YAML: {why}").format(why=getattr(exc, "problem", exc)))]
-    if root is None or not isinstance(root, yaml.MappingNode):
+    except RecursionError:
+        return [], [Problem(1, _("not valid YAML: {why}").format(why=_("nested too deeply")))]
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         return [], [Problem(1, _("the file must hold 'clients:' (and optionally 'defaults:')"))]
-    data = yaml.safe_load(text)
     defaults = data.get("defaults") or {}
     problems = []
     if not isinstance(defaults, dict):
         problems.append(Problem(1, _("'defaults' must be a mapping")))
         defaults = {}
-    unknown = sorted(set(data) - {"defaults", "clients"})
+    unknown = sorted(str(k) for k in set(data) - {"defaults", "clients"})
     if unknown:
-        problems.append(Problem(1, _("unknown section: {names}").format(names=", ".join(unknown))))
-    nodes = {key.value: value for key, value in root.value}
+        problems.append(Problem(1, _("unknown section: {names}").format(
+            names=", ".join(unknown)[:200])))
+    nodes = {key.value: value for key, value in root.value if isinstance(key, yaml.ScalarNode)}
     clients_node = nodes.get("clients")
-    if not isinstance(clients_node, yaml.SequenceNode):
+    if not isinstance(clients_node, yaml.SequenceNode) or not isinstance(data["clients"], list):
         return [], [*problems, Problem(1, _("'clients' must be a list of PCs"))]
     rows = []
     for index, item in enumerate(data["clients"]):
@@ -121,27 +163,39 @@ def _yaml_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Proble
             problems.append(Problem(line, _("each client must be a mapping (mac: ..., "
                                             "hostname: ...)")))
             continue
-        rows.append((line, {**defaults, **item}))
+        rows.append((line, {str(k): v for k, v in {**defaults, **item}.items()}))
     return rows, problems
 
 
 def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
-    unknown = [h for h in header if h not in FIELDS]
-    if not header or "mac" not in header:
-        return [], [Problem(1, _("the first line must name the columns, mac and hostname "
-                                 "among them"))]
-    problems = [Problem(1, _("unknown column: {names}").format(names=", ".join(unknown)))] \
-        if unknown else []
+    first = text.split("\n", 1)[0]
+    # A spreadsheet saved as CSV in French separates its columns with ';'.
+    delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    problems: list[Problem] = []
     rows = []
-    for raw in reader:
-        values = {(k or "").strip(): (v or "").strip() for k, v in raw.items()
-                  if k is not None and (v or "").strip()}
-        if values and not values.get("mac", "").startswith("#"):
-            if "dns" in values:
-                values["dns"] = values["dns"].split()
-            rows.append((reader.line_num, values))
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        unknown = [h for h in header if h not in FIELDS]
+        if not header or "mac" not in header:
+            return [], [Problem(1, _("the first line must name the columns, mac and hostname "
+                                     "among them"))]
+        if unknown:
+            problems.append(Problem(1, _("unknown column: {names}").format(
+                names=", ".join(unknown)[:200])))
+        for raw in reader:
+            values: dict[str, Any] = {(k or "").strip(): (v or "").strip() for k, v in raw.items()
+                      if k is not None and isinstance(v, str) and v.strip()}
+            if None in raw:
+                problems.append(Problem(reader.line_num, _("more values than columns")))
+                continue
+            if values and not values.get("mac", "").startswith("#"):
+                if "dns" in values:
+                    values["dns"] = values["dns"].split()
+                rows.append((reader.line_num, values))
+    except csv.Error as exc:
+        problems.append(Problem(reader.line_num + 1, _("unreadable CSV: {why}").format(
+            why=exc)))
     return rows, problems
 
 
@@ -149,6 +203,11 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem
 def _network(values: dict[str, Any], line: int, problems: list[Problem]) -> Network | None:
     ip = str(values.get("ip", "dhcp")).strip()
     if ip.lower() == "dhcp":
+        # what DHCP will give is not written, but a wrong value is still a wrong line
+        for item in [values.get("gateway"), *_dns_values(values)]:
+            if item not in (None, "") and not _ipv4(item):
+                problems.append(Problem(line, _("'{dns}' is not an IPv4 address").format(
+                    dns=safetext.shown(str(item)))))
         return None
     prefix = values.get("prefix")
     text = ip if "/" in ip else f"{ip}/{prefix}" if prefix is not None else ip
@@ -179,11 +238,8 @@ def _network(values: dict[str, Any], line: int, problems: list[Problem]) -> Netw
             elif gateway == address.ip:
                 problems.append(Problem(line, _("the gateway {gw} is the PC's own address")
                                         .format(gw=gateway)))
-    dns_values = values.get("dns") or []
-    if isinstance(dns_values, str):
-        dns_values = dns_values.split()
     dns = []
-    for item in dns_values:
+    for item in _dns_values(values):
         try:
             dns.append(ipaddress.IPv4Address(str(item).strip()))
         except ValueError:
@@ -191,11 +247,60 @@ def _network(values: dict[str, Any], line: int, problems: list[Problem]) -> Netw
     return Network(address, gateway, tuple(dns))
 
 
+def _shapes(line: int, values: dict[str, Any], problems: list[Problem]) -> bool:
+    """Every value one short line of text (dns: a list of them), nothing a terminal, a
+    script or an XML file would read as something else."""
+    good = True
+    for key, value in values.items():
+        items = value if key == "dns" and isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, (dict, list, set, tuple, bytes)):
+                problems.append(Problem(line, _("{field} must be one value").format(
+                    field=safetext.shown(key, 32))))
+                good = False
+            elif len(str(item)) > MAX_FIELD:
+                problems.append(Problem(line, _("{field} is longer than {n} characters").format(
+                    field=safetext.shown(key, 32), n=MAX_FIELD)))
+                good = False
+            elif safetext.has_control(str(item)):
+                problems.append(Problem(line, _("{field} holds control characters").format(
+                    field=safetext.shown(key, 32))))
+                good = False
+    return good
+
+
+def _dns_values(values: dict[str, Any]) -> list[Any]:
+    dns_values = values.get("dns") or []
+    if isinstance(dns_values, str):
+        return dns_values.split()
+    return list(dns_values) if isinstance(dns_values, list) else [dns_values]
+
+
+def _ipv4(value: object) -> bool:
+    try:
+        ipaddress.IPv4Address(str(value).strip())
+    except ValueError:
+        return False
+    return True
+
+
+def is_ou(text: str) -> bool:
+    """An Active Directory distinguished name made of OU=, CN= and DC= parts, whose values hold
+    none of the characters a DN must escape (so it is written as it is, everywhere)."""
+    if len(text) > 512:
+        return False
+    parts = text.split(",")
+    return all(OU_PART.fullmatch(part.strip()) for part in parts)
+
+
 def _client(line: int, values: dict[str, Any], problems: list[Problem]) -> Client | None:
     before = len(problems)
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
-        problems.append(Problem(line, _("unknown field: {names}").format(names=", ".join(unknown))))
+        problems.append(Problem(line, _("unknown field: {names}").format(
+            names=safetext.shown(", ".join(unknown)))))
+    if not _shapes(line, {k: v for k, v in values.items() if k in FIELDS}, problems):
+        return None
     mac = normalise_mac(str(values.get("mac", "")))
     hostname = str(values.get("hostname", "")).strip()
     if not MAC.match(mac):
@@ -219,17 +324,27 @@ def _client(line: int, values: dict[str, Any], problems: list[Problem]) -> Clien
     if domain is not None and not DOMAIN.match(domain):
         problems.append(Problem(line, _("'{domain}' is not a domain name (college.local)")
                                 .format(domain=domain)))
-    if domain is not None and not values.get("join_user"):
+    join_user = str(values.get("join_user") or "").strip() or None
+    if domain is not None and join_user is None:
         problems.append(Problem(line, _("joining {domain} needs join_user (the account allowed "
                                         "to join PCs)").format(domain=domain)))
+    if join_user is not None and not ACCOUNT.fullmatch(join_user):
+        problems.append(Problem(line, _("'{name}' is not an account name (jdupont, "
+                                        "COLLEGE\\jdupont or jdupont@college.local)").format(
+            name=safetext.shown(join_user))))
+    ou = str(values.get("ou") or "").strip() or None
+    if ou is not None and not is_ou(ou):
+        problems.append(Problem(line, _("'{ou}' is not an organisational unit "
+                                        "(OU=Salle12,DC=college,DC=local)").format(
+            ou=safetext.shown(ou))))
+    if ou is not None and domain is None:
+        problems.append(Problem(line, _("an organisational unit (ou) needs a domain")))
     if workgroup is not None and not WORKGROUP.match(workgroup):
         problems.append(Problem(line, _("'{name}' is not a workgroup name (15 characters at "
                                         "most)").format(name=workgroup)))
     if len(problems) > before:
         return None
-    return Client(line, mac, hostname, network, key, domain,
-                  str(values.get("ou") or "").strip() or None,
-                  str(values.get("join_user") or "").strip() or None, workgroup)
+    return Client(line, mac, hostname, network, key, domain, ou, join_user, workgroup)
 
 
 def _keys(values: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -263,6 +378,11 @@ def _duplicates(rows: Iterable[tuple[int, dict[str, Any]]], problems: list[Probl
 
 def parse(text: str, path: str = "-") -> tuple[ClientsFile, list[Problem]]:
     """Every client that is right, and every problem (line order)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        return ClientsFile(path), [Problem(1, _("the file is larger than {size} (a room's file "
+                                               "is a few kB)").format(size="1 MB"))]
+    if "\x00" in text:
+        return ClientsFile(path), [Problem(1, _("not a text file"))]
     is_csv = path.lower().endswith(".csv") or (
         not path.lower().endswith((".yaml", ".yml")) and text.lstrip().lower().startswith("mac"))
     rows, problems = (_csv_rows if is_csv else _yaml_rows)(text)
@@ -274,19 +394,51 @@ def parse(text: str, path: str = "-") -> tuple[ClientsFile, list[Problem]]:
     return ClientsFile(path, clients), problems
 
 
-def load(path: Path) -> ClientsFile:
-    """The clients file, or UsageError listing every bad line (nothing is written before)."""
+def read_text(path: Path) -> tuple[str, list[str]]:
+    """The clients file's text and what the person should know about how it was read: UTF-8
+    (with or without BOM), else Windows-1252 (a spreadsheet's export on a French Windows),
+    never more than MAX_FILE_BYTES."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(_("The clients file {path} cannot be read: {why}").format(
             path=path, why=exc.strerror), _("Give the room's clients file (YAML or CSV).")) \
             from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise UsageError(_("The clients file {path} is larger than {size}.").format(
+            path=path, size="1 MB"), _("A room's clients file is a few kB: give the right "
+                                       "file (YAML or CSV)."))
+    if b"\x00" in raw:
+        raise UsageError(_("The clients file {path} is not a text file.").format(path=path),
+                         _("Give the room's clients file (YAML or CSV)."))
+    try:
+        return raw.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise UsageError(_("The clients file {path} is neither UTF-8 nor Windows-1252 "
+                           "text.").format(path=path),
+                         _("Save it as CSV UTF-8 from the spreadsheet.")) from exc
+    return text, [_("{path} is not UTF-8: read as Windows-1252 (check accented "
+                    "letters).").format(path=path)]
+
+
+def load(path: Path) -> ClientsFile:
+    """The clients file, or UsageError listing every bad line (nothing is written before)."""
+    text, warnings = read_text(path)
     clients, problems = parse(text, str(path))
+    clients.warnings = warnings
+    clients.text = text
     if problems:
+        shown_problems = problems[:MAX_SHOWN]
+        more = len(problems) - len(shown_problems)
         raise UsageError(
             _("The clients file {path} has {n} problem(s):").format(path=path, n=len(problems))
-            + "\n" + "\n".join(f"  {p}" for p in problems),
+            + "\n" + "\n".join(f"  {p}" for p in shown_problems)
+            + ("\n  " + _("… and {n} more").format(n=more) if more else ""),
             _("Fix these lines; nothing was written to any disk."))
     return clients
 

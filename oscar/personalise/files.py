@@ -12,15 +12,24 @@ import jinja2
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def powershell_word(text: str) -> str:
-    """One PowerShell string literal: inside single quotes only a quote is special."""
-    return "'" + text.replace("'", "''") + "'"
+# PowerShell ends a single-quoted string on any of these (about_Quoting_Rules: the ASCII
+# apostrophe and the typographic single quotes U+2018-U+201B), and reads two in a row as one.
+POWERSHELL_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def powershell_word(text: object) -> str:
+    """One PowerShell string literal: inside single quotes only a quote is special, and every
+    character PowerShell takes for one is doubled."""
+    return "'" + "".join(ch * 2 if ch in POWERSHELL_QUOTES else ch for ch in str(text)) + "'"
 
 
 def environment() -> jinja2.Environment:
+    # XML templates are escaped by Jinja2 itself: no value can open a tag or an entity.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+                             trim_blocks=True, lstrip_blocks=True,
+                             autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2",),
+                                                                 default=False))
     env.filters["sh"] = shlex.quote
     env.filters["ps"] = powershell_word
     return env

@@ -93,9 +93,11 @@ class App:
         self.task_view: widgets.ProgressView | None = None
         self.loop: urwid.MainLoop | None = None
         self._hotplug_pending = False
+        # What escapes a screen's code becomes an error screen; the menu goes on.
+        self.guarded = _Guarded(self, self.frame)
         if not headless:
-            self.loop = urwid.MainLoop(self.frame, widgets.PALETTE, screen=screen,
-                                       unhandled_input=self._unhandled, handle_mouse=False)
+            self.loop = urwid.MainLoop(self.guarded, widgets.PALETTE, screen=screen,
+                                       unhandled_input=self._guard_unhandled, handle_mouse=False)
             self._wake_fd = self.loop.watch_pipe(self._on_wake)
             self._watch_disks()
 
@@ -170,10 +172,17 @@ class App:
     def press(self, *keys: str) -> None:
         """Feed keys as the terminal would (tests, and the tmux-less dry runs)."""
         for key in keys:
-            unhandled = self.frame.keypress(SIZE, key)
+            unhandled = self.guarded.keypress(SIZE, key)
             if unhandled is not None:
-                self._unhandled(unhandled)
+                self._guard_unhandled(unhandled)
             self.pump()
+
+    def _guard_unhandled(self, key: str) -> bool:
+        try:
+            return self._unhandled(key)
+        except Exception as exc:  # noqa: BLE001 - shown as an error screen, kept in the log
+            self.error(exc)
+            return True
 
     def _unhandled(self, key: str) -> bool:
         if key == "esc":
@@ -207,8 +216,9 @@ class App:
         if isinstance(exc, OscarError):
             text = exc.message + ("\n\n" + exc.hint if exc.hint else "")
         else:
-            log.exception("unexpected error", exc_info=exc)
-            text = _("Unexpected error: {error}").format(error=repr(exc))
+            log.error("internal error", exc_info=exc)
+            text = _("Internal error ({kind}): a defect of OSCAR. Nothing more was done; the "
+                     "menu goes on.").format(kind=type(exc).__name__)
         text += "\n\n" + _("Details are in the log: {path}").format(path=log_path())
         self.message(_("Error"), text, on_ok, style="error")
 
@@ -228,7 +238,10 @@ class App:
                 fn = self._posted.get_nowait()
             except queue.Empty:
                 return
-            fn()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - shown as an error screen, kept in the log
+                self.error(exc)
 
     def _on_wake(self, _data: bytes) -> bool:
         self.pump()
@@ -305,6 +318,22 @@ class App:
 
     def exit(self) -> None:
         raise urwid.ExitMainLoop()
+
+
+class _Guarded(urwid.WidgetWrap):  # type: ignore[misc]
+    """The whole screen: a key whose handling raises shows the error instead of ending the
+    program with a traceback on the console."""
+
+    def __init__(self, app: App, widget: urwid.Widget) -> None:
+        super().__init__(widget)
+        self._app = app
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        try:
+            return self._w.keypress(size, key)  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - shown as an error screen, kept in the log
+            self._app.error(exc)
+            return None
 
 
 def log_path() -> str:

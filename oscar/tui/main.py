@@ -87,7 +87,10 @@ def main(*, restaure: bool = False, store: str | None = None) -> int:
     cmdline = kernel_cmdline()
     restaure = restaure or restaure_requested(cmdline)
     app = App(config)
-    build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
+    try:
+        build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
+    except Exception as exc:  # noqa: BLE001 - an error screen, never a traceback on the console
+        app.error(exc)
     app.run()
     return 0
 

@@ -54,6 +54,7 @@ class PersonaliseFlow(DiskChoice):
             client = room.require(values["mac"],
                                   _("Add this PC's line, or give another MAC address."))
             personaliser = Personaliser(self.disk, client, NullProgress())
+            personaliser.plan.warnings += room.warnings
         except OscarError as exc:
             self.app.error(exc)
             return
