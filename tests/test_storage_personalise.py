@@ -104,7 +104,7 @@ def test_the_model_becomes_the_client_and_nothing_else_changes(lab: LabDisks,
                                     "NV Hostname") == "s12-pc07"
         assert registry.read_string(win / windows.SOFTWARE, windows.RUNONCE, "OSCAR")
         script = (win / windows.FIRSTBOOT).read_text()
-        assert "-IPAddress 10.0.12.107 -PrefixLength 24" in script and "SALLE12" in script
+        assert "-IPAddress '10.0.12.107' -PrefixLength 24" in script and "'SALLE12'" in script
     with mounted(lin_dev, "ext4", readonly=True) as root:
         assert (root / "etc/hostname").read_text() == "s12-pc07\n"
         assert "127.0.1.1\ts12-pc07" in (root / "etc/hosts").read_text()

@@ -261,6 +261,24 @@ def test_hostile_clients_files_are_problems_with_a_line(text: str, path: str, wo
     assert any(words in str(p) for p in problems), [str(p) for p in problems]
 
 
+@pytest.mark.parametrize("content", [
+    ALIAS_BOMB.encode() + b"clients:\n" + LINE.encode(),
+    b"clients: !!python/object/apply:os.system ['touch /tmp/oscar-pwned']\n",
+    b"mac,hostname\n52:54:00:12:00:01," + b"A" * 200_000 + b"\n",
+    b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8,
+    b"x" * (3 << 20),
+    "mac;hostname\n52:54:00:12:00:01;Élève\n".encode("cp1252"),
+])
+def test_the_cli_says_one_thing_for_every_clients_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "room.csv"
+    path.write_bytes(content)
+    result = oscar("personalise", "--disk", "/dev/null", "--clients", str(path), "--check")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("oscar: error: ") and "hint: " in result.stderr
+    assert not Path("/tmp/oscar-pwned").exists()
+
+
 def test_a_french_spreadsheet_export(tmp_path: Path) -> None:
     """Excel on a French Windows: Windows-1252, ';' between columns, accents in the OU."""
     path = tmp_path / "salle.csv"
@@ -382,6 +400,30 @@ def test_powershell_keeps_every_value_a_string(value: str) -> None:
 def test_powershell_word_reads_back_as_the_value(value: str) -> None:
     literals, outside = powershell_literals(files.powershell_word(value))
     assert literals == [value] and outside == "'S'"
+
+
+# Text a template may receive: anything but the control characters the validators refuse
+# (XML 1.0 cannot carry most of them at all, escaped or not).
+PRINTABLE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")),
+                    max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PRINTABLE.filter(bool))
+def test_any_value_reads_back_from_unattend_xml(value: str) -> None:
+    root = ET.fromstring(windows.render_unattend(hostile_client(value), value).encode())
+    ns = {"u": "urn:schemas-microsoft-com:unattend"}
+    assert root.findtext(".//u:JoinDomain", namespaces=ns) == value
+    assert root.findtext(".//u:Credentials/u:Password", namespaces=ns) == value
+
+
+@settings(max_examples=40, deadline=None)
+@given(PRINTABLE)
+def test_any_value_is_one_shell_word(value: str) -> None:
+    """The shell filter the first-boot script uses: the shell gives back the value whole."""
+    word = files.environment().from_string("printf '%s\\0' {{ v | sh }}").render(v=value)
+    out = subprocess.run(["sh", "-c", word], capture_output=True, check=True).stdout
+    assert out.decode("utf-8", "surrogateescape") == value + "\0"
 
 
 @pytest.mark.parametrize("value", HOSTILE)

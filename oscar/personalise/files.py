@@ -28,8 +28,9 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True,
-                             autoescape=jinja2.select_autoescape(enabled_extensions=("xml.j2",),
-                                                                 default=False))
+                             autoescape=jinja2.select_autoescape(
+                                 enabled_extensions=("xml.j2",), default=False,
+                                 default_for_string=False))
     env.filters["sh"] = shlex.quote
     env.filters["ps"] = powershell_word
     return env
