@@ -108,11 +108,15 @@ def load(folder: Path) -> Manifest:
         raise BackupInvalid(_("The Clonezilla image's parts do not belong to {disk}.").format(
             disk=disk), _("The image is damaged."))
     sector = table.sector_size
+    seen = blkid_list(folder)
     partitions = []
     for e in table.entries:
         part = names.get(e.number) or _name(disk, e.number)
-        entry = PartEntry(e.number, part, e.start * sector, e.size * sector, None, None,
-                          e.fields.get("uuid"), None, "skipped")
+        found = seen.get(part, {})
+        fs_uuid = found.get("UUID", "")
+        entry = PartEntry(e.number, part, e.start * sector, e.size * sector, None,
+                          found.get("LABEL"), fs_uuid if _UUID.fullmatch(fs_uuid) else None,
+                          e.fields.get("uuid"), "skipped")
         if part in saved:
             files, method, fstype, comp = image_files(folder, part)
             entry.role, entry.method, entry.files = "data", method, files
@@ -155,6 +159,28 @@ def _disk_size(folder: Path, disk: str, table: ptable.SfTable) -> int | None:
             return int(match.group(1)) * table.sector_size
     last = table.header.get("last-lba")
     return (int(last) + 1 + ptable.GPT_BACKUP_SECTORS) * table.sector_size if last else None
+
+
+_UUID = re.compile(r"[0-9A-Fa-f-]{1,64}")
+_BLKID_LINE = re.compile(r"/dev/(\S+): (.*)")
+_BLKID_VALUE = re.compile(r'([A-Z_]+)="((?:[^"\\]|\\.)*)"')
+
+
+def blkid_list(folder: Path) -> dict[str, dict[str, str]]:
+    """What Clonezilla's ``blkid.list`` says of each partition (label, UUID, type), by kernel
+    name; a line that does not read as blkid's is skipped, the file is optional."""
+    if not (folder / "blkid.list").is_file():
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for line in _small_text(folder, "blkid.list").splitlines():
+        match = _BLKID_LINE.fullmatch(line.strip())
+        if match is None or not safetext.is_kernel_name(match.group(1)):
+            continue
+        values = {key: re.sub(r"\\(.)", r"\1", value)
+                  for key, value in _BLKID_VALUE.findall(match.group(2))}
+        found[match.group(1)] = {k: v for k, v in values.items()
+                                 if v and not safetext.has_control(v) and len(v) <= 255}
+    return found
 
 
 def _small_text(folder: Path, name: str) -> str:

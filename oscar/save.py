@@ -175,7 +175,7 @@ class Saver:
         self.table_files: list[str] = []
 
     def required_tools(self) -> list[str]:
-        needed = ["sfdisk", "sgdisk"] if self.disk.pttype == "gpt" else ["sfdisk"]
+        needed = ["sfdisk", "parted", *(["sgdisk"] if self.disk.pttype == "gpt" else [])]
         for e in self.entries:
             if e.role == "data":
                 needed += methods.tools_for(e, saving=True)

@@ -41,6 +41,7 @@ PACKAGES: dict[str, str] = {
     "partclone.chkimg": "partclone",
     "sfdisk": "fdisk",
     "sgdisk": "gdisk",
+    "parted": "parted",
     "blkid": "util-linux",
     "losetup": "mount",
     "partx": "util-linux",

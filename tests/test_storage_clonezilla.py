@@ -78,6 +78,9 @@ def clonezilla_folder(folder: Path, device: str, disk: str, *, comp: str, split:
     (folder / f"swappt-{disk}{sep}3.info").write_text(f'UUID="{uuid}"\nLABEL="swap"\n')
     (folder / "parts").write_text(" ".join(names) + "\n")
     (folder / "disk").write_text(disk + "\n")
+    # Clonezilla keeps blkid's word on each partition (labels, UUIDs) in blkid.list
+    found = sh("blkid", *(labmod.partition_path(device, n) for n in (1, 2, 3))).stdout
+    (folder / "blkid.list").write_text(found.replace(f"{device}p", f"/dev/{disk}{sep}"))
     (folder / "clonezilla-img").write_text("This image was saved by Clonezilla\n")
     for tool, file in (("md5sum", "MD5SUMS"), ("sha1sum", "SHA1SUMS"), ("b2sum", "B2SUMS")):
         if file in sums:
@@ -122,6 +125,9 @@ def test_clonezilla_folder_verifies_and_restores(source: tuple[Path, dict[str, o
     assert checked in verify.stdout and "every image decodes" in verify.stdout
     windows, linux, dump = snaps[label]  # type: ignore[misc]
     with loop_disk(tmp_path / "target.img", SIZE) as target:
+        plan = oscar("restore", "--disk", target, "--store", str(store), "--name", f"cz-{label}",
+                     "--with-table", "--dry-run")
+        assert "(ntfs, Windows)" in plan.stdout and "(ext4, Linux)" in plan.stdout, plan.stdout
         result = oscar("restore", "--disk", target, "--store", str(store), "--name", f"cz-{label}",
                        "--with-table", "--yes")
         assert result.returncode == 0, result.stderr

@@ -49,7 +49,10 @@ class SfTable:
         return int(self.header.get("sector-size", "512"))
 
 
-_FIELD = re.compile(r'\s*([\w-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*,?')
+# One item of a partition line: ``key=value`` (a value may be quoted, commas inside), or a
+# bare word: sfdisk writes the MBR's active flag as ``bootable``, without a value.
+_FIELD = re.compile(r'\s*([\w-]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)')
+FLAG = ""  # the value a bare word is kept with
 
 
 def parse_sf(text: str) -> SfTable:
@@ -67,7 +70,7 @@ def parse_sf(text: str) -> SfTable:
             if not match or len(entries) >= MAX_ENTRIES:
                 raise OscarError(_("Unreadable partition table line: {line}").format(
                     line=line[:120]))
-            fields = {m.group(1): m.group(2).strip() for m in _FIELD.finditer(rest)}
+            fields = {m.group(1): (m.group(2) or FLAG).strip() for m in _FIELD.finditer(rest)}
             start, size = fields.pop("start", "0"), fields.pop("size", "0")
             if not (start.isdigit() and size.isdigit()) or len(start) > 20 or len(size) > 20:
                 raise OscarError(_("Unreadable partition table line: {line}").format(
@@ -93,7 +96,7 @@ def render_sf(table: SfTable, disk_path: str, *, keep_last_lba: bool) -> str:
     lines.append("")
     for entry in table.entries:
         parts = [f"start={entry.start}", f"size={entry.size}"]
-        parts += [f"{k}={v}" for k, v in entry.fields.items()]
+        parts += [k if v == FLAG else f"{k}={v}" for k, v in entry.fields.items()]
         lines.append(f"{partition_path(disk_path, entry.number)} : {', '.join(parts)}")
     return "\n".join(lines) + "\n"
 
@@ -106,7 +109,8 @@ def table_end(table: SfTable) -> int:
 
 
 def file_names(disk_name: str, label: str) -> dict[str, str]:
-    names = {"sf": f"{disk_name}-pt.sf", "mbr": f"{disk_name}-mbr"}
+    names = {"sf": f"{disk_name}-pt.sf", "mbr": f"{disk_name}-mbr",
+             "parted": f"{disk_name}-pt.parted"}
     if label == "gpt":
         names.update(gpt1=f"{disk_name}-gpt-1st", gpt2=f"{disk_name}-gpt-2nd",
                      gdisk=f"{disk_name}.gdisk")
@@ -138,6 +142,16 @@ def save(disk: Disk, folder: Path) -> list[str]:
     table = parse_sf(dump)
     names = file_names(disk.name, table.label)
     (folder / names["sf"]).write_text(dump)
+    # Clonezilla's ocs-sr reads the saved disk's size and table type from parted's print in
+    # sectors, and refuses an image without it.
+    parted = run.run(["parted", "-s", disk.path, "unit", "s", "print"], check=False)
+    printed = parted.stdout.decode("utf-8", "replace")
+    if parted.returncode == 0 and re.search(r"^Disk /dev/\S+: \d+s$", printed, re.M):
+        (folder / names["parted"]).write_text(printed)
+    else:
+        log.warning("parted could not print %s; no %s (Clonezilla will not restore this "
+                    "backup)", disk.path, names["parted"])
+        del names["parted"]
     sector = table.sector_size
     (folder / names["mbr"]).write_bytes(read_at(disk.path, 0, MBR_SIZE))
     if table.label == "gpt":

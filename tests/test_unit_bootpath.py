@@ -1,0 +1,85 @@
+"""What a PC needs to start, beyond its files (issue 18, first part): the MBR's active flag and
+the table's other fields survive parsing, fitting and rendering; Clonezilla's blkid.list
+gives its partitions their labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oscar import clonezilla
+from oscar.engine import fit, ptable
+
+pytestmark = pytest.mark.unit
+MIB = 1 << 20
+GIB = 1 << 30
+MBR = """label: dos
+label-id: 0x1234abcd
+device: /dev/sda
+unit: sectors
+sector-size: 512
+
+/dev/sda1 : start=        2048, size=      837632, type=7, bootable
+/dev/sda2 : start=      839680, size=      417792, type=83
+/dev/sda3 : start=     1257472, size=       81920, type=82
+/dev/sda4 : start=     1339392, size=      757760, type=83
+"""
+GPT = """label: gpt
+label-id: 9B2F52B3-7C1E-4F43-A0B6-8E7F2C0B1D11
+device: /dev/nvme0n1
+unit: sectors
+first-lba: 34
+last-lba: 2097118
+sector-size: 512
+
+/dev/nvme0n1p1 : start=2048, size=204800, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=0A1B2C3D-0000-4000-8000-000000000001, name="EFI system partition, boot", attrs="RequiredPartition GUID:63"
+/dev/nvme0n1p2 : start=206848, size=1048576, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, uuid=0A1B2C3D-0000-4000-8000-000000000002, name="Basic data partition"
+"""
+
+
+def test_the_active_flag_is_kept_as_sfdisk_writes_it() -> None:
+    table = ptable.parse_sf(MBR)
+    assert table.entries[0].fields == {"type": "7", "bootable": ptable.FLAG}
+    assert "bootable" not in table.entries[1].fields
+    script = ptable.render_sf(table, "/dev/sdb", keep_last_lba=False)
+    assert "/dev/sdb1 : start=2048, size=837632, type=7, bootable\n" in script
+    assert "label-id: 0x1234abcd" in script and "device:" not in script
+
+
+def test_gpt_names_guids_and_attributes_come_back_whole() -> None:
+    table = ptable.parse_sf(GPT)
+    script = ptable.render_sf(table, "/dev/sdb", keep_last_lba=True)
+    again = ptable.parse_sf(script)
+    assert [e.fields for e in again.entries] == [e.fields for e in table.entries]
+    assert again.entries[0].fields["name"] == '"EFI system partition, boot"'
+    assert again.entries[0].fields["attrs"] == '"RequiredPartition GUID:63"'
+    assert again.header["label-id"] == table.header["label-id"]
+
+
+@pytest.mark.parametrize("ratio", [0.7, 1.5])
+def test_a_fitted_table_keeps_every_field(ratio: float) -> None:
+    table = ptable.parse_sf(MBR)
+    needs = {1: fit.PartNeed(1, 60 * MIB, True, True), 2: fit.PartNeed(2, 40 * MIB, True, True)}
+    fitted = fit.fit(table, source_bytes=GIB, disk_bytes=int(GIB * ratio), sector=512,
+                     needs=needs, layout="proportional")
+    assert not fitted.same
+    assert [e.fields for e in fitted.table.entries] == [e.fields for e in table.entries]
+    assert fitted.table.header["label-id"] == "0x1234abcd"
+    assert ", bootable" in ptable.render_sf(fitted.table, "/dev/sdb", keep_last_lba=False)
+
+
+def test_clonezilla_blkid_list_gives_labels(tmp_path: Path) -> None:
+    (tmp_path / "blkid.list").write_text(
+        '/dev/sda1: LABEL="Windows 10" BLOCK_SIZE="512" UUID="0123456789ABCDEF" TYPE="ntfs" '
+        'PARTUUID="1234abcd-01"\n'
+        '/dev/sda2: LABEL="say \\"hi\\"" UUID="3d1c7a8e-1111-2222-3333-444455556666" '
+        'TYPE="ext4"\n'
+        '/dev/sda3: LABEL="bad\x1b[2J" TYPE="swap"\n'
+        '/dev/../x: LABEL="outside"\n'
+        "not a blkid line\n")
+    found = clonezilla.blkid_list(tmp_path)
+    assert found["sda1"]["LABEL"] == "Windows 10" and found["sda1"]["UUID"] == "0123456789ABCDEF"
+    assert found["sda2"]["LABEL"] == 'say "hi"'
+    assert "LABEL" not in found["sda3"]
+    assert set(found) == {"sda1", "sda2", "sda3"}
