@@ -291,7 +291,8 @@ class Restorer:
         if t.holds_store:
             needs = {}  # the OSCAR partition on this disk stays where it is: nothing moves
         fitted = fit.fit(saved, source_bytes=self.man.source.get("size"), disk_bytes=t.size,
-                         sector=t.sector_size, needs=needs, layout=self.opts.layout)
+                         sector=t.sector_size, needs=needs, layout=self.opts.layout,
+                         keep_start=retarget.kept_starts(self.man))
         if not self.opts.format_only:
             self.resizes = retarget.resizes(self.man, self.entries, fitted, t.size,
                                             t.sector_size,
@@ -449,6 +450,8 @@ class Restorer:
                 needed.append(mkfs.mkfs_argv(e.fstype or "", "-", label=None, uuid=None)[0])
             else:
                 needed += methods.tools_for(e, saving=False)
+            if e.fstype == "ntfs":
+                needed.append("partclone.ntfsfixboot")
         if any(e.role == "swap" for e in self.man.partitions):
             needed.append("mkswap")
         return needed
@@ -582,7 +585,29 @@ class Restorer:
             imagewrite.write_block_image(entry, device, iter(self.source.chunks(entry.files)),
                                          total, self.progress.update)
         self.progress.finish()
+        self._fix_ntfs_start(entry, device)
         log.info("partition %s restored onto %s", entry.name, device)
+
+    def _fix_ntfs_start(self, entry: PartEntry, device: str) -> None:
+        """An NTFS boot sector holds its partition's start ("hidden sectors"); Windows' boot
+        code reads the volume from there. A partition that moved (a fitted table) or a volume
+        made elsewhere (fsarchiver's mkntfs, a format) gets the start it has now."""
+        if entry.fstype != "ntfs":
+            return
+        geometry = ntfs.boot_geometry(device)
+        if geometry is None:
+            return
+        hidden, heads, per_track = geometry
+        start = ptable.kernel_partitions(self.target.path).get(entry.number, (None, 0))[0]
+        if start is None:
+            return
+        start = start * 512 // self.target.sector_size
+        if hidden == start:
+            return
+        log.info("NTFS boot sector of %s says it starts at sector %d; it starts at %d: fixed",
+                 device, hidden, start)
+        run.run(ntfs.fixboot_argv(device, start, heads, per_track))
+        ntfs.copy_boot_sector_to_backup(device)
 
     def _shrink_scratch(self, step: planning.Step) -> None:
         entry = self.man.part(step.params["number"])
@@ -613,6 +638,7 @@ class Restorer:
             n=entry.number, fs=entry.fstype))
         run.run(mkfs.mkfs_argv(entry.fstype or "", step.writes, label=entry.label,
                                uuid=entry.uuid, start_sector=entry.start // 512))
+        self._fix_ntfs_start(entry, step.writes)
 
     def _make_swap(self, step: planning.Step) -> None:
         assert step.writes is not None

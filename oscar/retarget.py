@@ -58,6 +58,15 @@ def part_needs(man: Manifest, restored: set[int], *, resize_store: bool) -> dict
     return needs
 
 
+def kept_starts(man: Manifest) -> frozenset[int]:
+    """The partitions whose start must not move: NTFS ones of an MBR disk, where Windows' boot
+    configuration (BCD) names the partition that holds Windows, and the one holding its boot
+    manager, by disk signature and byte offset."""
+    if man.source.get("pttype") == "gpt":
+        return frozenset()
+    return frozenset(e.number for e in man.partitions if e.fstype == "ntfs")
+
+
 @dataclass
 class Resizes:
     shrink: dict[int, int] = field(default_factory=dict)  # number → final size (bytes)

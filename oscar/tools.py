@@ -39,6 +39,7 @@ PACKAGES: dict[str, str] = {
     "partclone.xfs": "partclone",
     "partclone.dd": "partclone",
     "partclone.chkimg": "partclone",
+    "partclone.ntfsfixboot": "partclone",
     "sfdisk": "fdisk",
     "sgdisk": "gdisk",
     "parted": "parted",

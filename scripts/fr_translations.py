@@ -1039,6 +1039,7 @@ FR = {
     'not a valid backup name': "n'est pas un nom de sauvegarde valable",
     'Cannot read the backup folder {root}: {why}': 'Impossible de lire le dossier des sauvegardes {root} : {why}',
     'Internal error ({kind}): a defect of OSCAR. Nothing more was done; the menu goes on.': "Erreur interne ({kind}) : un défaut d'OSCAR. Rien de plus n'a été fait ; le menu continue.",
+    '  partitions {numbers} keep their start (Windows finds them by their place on an MBR disk): only their end moves': '  les partitions {numbers} gardent leur début (Windows les retrouve par leur place sur un disque MBR) : seule leur fin bouge',
 }
 
 

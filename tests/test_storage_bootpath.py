@@ -5,11 +5,15 @@ print that Clonezilla's ocs-sr needs."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from oscar import lab as labmod
+from oscar.engine.mount import mounted
 from tests.conftest import LAB_SIZE, LabDisks, make_lab, oscar, sh
 
 pytestmark = pytest.mark.storage
@@ -79,3 +83,77 @@ def test_the_backup_carries_parted_print(lab: LabDisks) -> None:
     sectors = int(sh("blockdev", "--getsz", lab.model).stdout)
     assert re.search(rf"^Disk /dev/{disk}: {sectors}s$", printed, re.M), printed
     assert f"{disk}-pt.parted" in (folder / "B2SUMS").read_text()
+
+
+@contextlib.contextmanager
+def ntfs_second_disk(root: Path, label: str) -> Iterator[str]:
+    """A disk whose NTFS partition comes second, after an ext4 one that grows with the disk:
+    on GPT the NTFS partition moves, on MBR it must not (Windows' BCD names it by offset)."""
+    image = root / f"ntfs2-{label}.img"
+    with image.open("wb") as fh:
+        fh.truncate(SOURCE)
+    device = labmod.attach_image(image)
+    try:
+        sh("sfdisk", "--quiet", device, input=(
+            f"label: {label}\n\nsize=120MiB, type={LINUX[label]}\n"
+            f"size=200MiB, type={NTFS[label]}\n"))
+        sh("partx", "-u", device, check=False)
+        sh("partx", "-a", device, check=False)
+        first, second = (labmod.partition_path(device, n) for n in (1, 2))
+        sh("mkfs.ext4", "-q", "-L", "Data", first)
+        start = int(Path(f"/sys/class/block/{Path(second).name}/start").read_text())
+        sh("mkfs.ntfs", "-Q", "-L", "Windows", "-p", str(start), "-H", "255", "-S", "63", second)
+        with mounted(second, "ntfs") as win:
+            (win / "Windows").mkdir()
+            (win / "Windows" / "win.ini").write_text("[fonts]\n")
+        yield device
+    finally:
+        labmod.detach_device(device)
+
+
+SOURCE = 512 << 20
+LINUX = {"dos": "83", "gpt": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"}
+NTFS = {"dos": "7", "gpt": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"}
+
+
+def hidden_sectors(device: str) -> int:
+    with open(device, "rb") as fh:
+        return int.from_bytes(fh.read(512)[0x1C:0x20], "little")
+
+
+def kernel_start(device: str) -> int:
+    return int(Path(f"/sys/class/block/{Path(device).name}/start").read_text())
+
+
+@pytest.mark.parametrize("label", ["gpt", "dos"])
+@pytest.mark.parametrize("method", ["auto", "fsarchiver"])  # auto: ntfsclone for NTFS
+def test_a_moved_ntfs_partition_knows_its_new_start(tmp_path: Path, blank_disk: Callable[..., str],
+                                                   label: str, method: str) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    with ntfs_second_disk(tmp_path, label) as source:
+        saved_start = kernel_start(labmod.partition_path(source, 2))
+        result = oscar("save", "--disk", source, "--store", str(store), "--name", "win",
+                       "--method", method, "--yes")
+        assert result.returncode == 0, result.stderr
+    target = blank_disk(SOURCE * 3 // 2, "target")
+    plan = oscar("restore", "--disk", target, "--store", str(store), "--name", "win",
+                 "--with-table", "--dry-run")
+    result = oscar("restore", "--disk", target, "--store", str(store), "--name", "win",
+                   "--with-table", "--yes")
+    assert result.returncode == 0, result.stderr
+    windows = labmod.partition_path(target, 2)
+    start = kernel_start(windows)
+    if label == "dos":
+        # MBR: the Windows partition keeps its place, only its end moves; the plan says why
+        assert start == saved_start, (start, saved_start)
+        assert "keep their start" in plan.stdout
+        size = int(Path(f"/sys/class/block/{Path(windows).name}/size").read_text())
+        assert size > (200 << 20) // 512  # it grew at its end
+    else:
+        assert start > saved_start  # GPT: it moved (BCD names it by GUID, kept)
+    assert hidden_sectors(windows) == start
+    result = sh("ntfsfix", "-n", windows, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with mounted(windows, "ntfs", readonly=True) as win:
+        assert (win / "Windows" / "win.ini").read_text() == "[fonts]\n"

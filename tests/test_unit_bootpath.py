@@ -83,3 +83,61 @@ def test_clonezilla_blkid_list_gives_labels(tmp_path: Path) -> None:
     assert found["sda2"]["LABEL"] == 'say "hi"'
     assert "LABEL" not in found["sda3"]
     assert set(found) == {"sda1", "sda2", "sda3"}
+
+
+# A Windows PC on an MBR disk: System Reserved (boot manager and BCD), C:, then Linux.
+WINDOWS_MBR = """label: dos
+label-id: 0x5ca1ab1e
+device: /dev/sda
+unit: sectors
+sector-size: 512
+
+/dev/sda1 : start=        2048, size=      102400, type=7, bootable
+/dev/sda2 : start=      104448, size=     1024000, type=7
+/dev/sda3 : start=     1128448, size=      409600, type=83
+"""
+WIN_NEEDS = {n: fit.PartNeed(n, 20 * MIB, True, True) for n in (1, 2, 3)}
+
+
+@pytest.mark.parametrize("ratio", [0.8, 1.5, 3.0])
+def test_windows_partitions_of_an_mbr_disk_keep_their_start(ratio: float) -> None:
+    table = ptable.parse_sf(WINDOWS_MBR)
+    fitted = fit.fit(table, source_bytes=GIB, disk_bytes=int(GIB * ratio), sector=512,
+                     needs=WIN_NEEDS, layout="proportional", keep_start=frozenset({1, 2}))
+    by_number = {e.number: e for e in fitted.table.entries}
+    assert by_number[1].start == 2048 and by_number[1].size == 102400  # before the last kept
+    assert by_number[2].start == 104448 and by_number[2].size != 1024000  # only its end moves
+    assert by_number[3].start >= by_number[2].start + by_number[2].size
+    assert fitted.kept_starts == [1, 2]
+    assert any("keep their start" in line for line in fit.describe(fitted, {}))
+
+
+def test_gpt_partitions_move_freely() -> None:
+    gpt = WINDOWS_MBR.replace("label: dos", "label: gpt").replace("type=7, bootable", "type=7")
+    table = ptable.parse_sf(gpt)
+    fitted = fit.fit(table, source_bytes=GIB, disk_bytes=int(GIB * 1.5), sector=512,
+                     needs=WIN_NEEDS, layout="proportional", keep_start=frozenset({1, 2}))
+    assert next(e for e in fitted.table.entries if e.number == 2).start != 104448
+    assert fitted.kept_starts == []
+
+
+def test_kept_starts_are_the_ntfs_partitions_of_mbr_disks() -> None:
+    from oscar import retarget
+    from oscar.manifest import Manifest, PartEntry
+
+    parts = [PartEntry(1, "sda1", MIB, 50 * MIB, "ntfs", None, None, None, "data"),
+             PartEntry(2, "sda2", 51 * MIB, 500 * MIB, "ntfs", None, None, None, "data"),
+             PartEntry(3, "sda3", 551 * MIB, 200 * MIB, "ext4", None, None, None, "data")]
+    man = Manifest("x", "2026-01-01T00:00:00", "", {"name": "sda", "pttype": "dos"}, [], parts,
+                   {}, "1")
+    assert retarget.kept_starts(man) == {1, 2}
+    man.source["pttype"] = "gpt"
+    assert retarget.kept_starts(man) == frozenset()
+
+
+def test_ntfsfixboot_argv_keeps_the_saved_geometry() -> None:
+    from oscar.engine import ntfs
+
+    assert ntfs.fixboot_argv("/dev/sdb2", 831488, 255, 63) == [
+        "partclone.ntfsfixboot", "-b", "-s", "831488", "-h", "255", "-t", "63", "-w",
+        "/dev/sdb2"]

@@ -54,6 +54,7 @@ class Fitted:
     changes: list[Change]
     layout: str
     same: bool  # the saved table is written as it was
+    kept_starts: list[int] = dataclasses.field(default_factory=list)  # numbers, see fit()
 
     def change(self, number: int) -> Change | None:
         return next((c for c in self.changes if c.number == number), None)
@@ -78,8 +79,15 @@ def _align_down(value: int) -> int:
 
 
 def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: int,
-        needs: dict[int, PartNeed], layout: str) -> Fitted:
-    """The table to write on a disk of ``disk_bytes`` with ``sector``-byte sectors."""
+        needs: dict[int, PartNeed], layout: str, keep_start: frozenset[int] = frozenset()
+        ) -> Fitted:
+    """The table to write on a disk of ``disk_bytes`` with ``sector``-byte sectors.
+
+    ``keep_start``: partitions that must not move on an MBR disk (Windows' boot configuration
+    names its partitions there by disk signature and byte offset: a Windows partition that
+    moves no longer starts, 0xc000000e). They keep their start and may only grow or shrink at
+    their end; the partitions before the last of them keep their place and size; those after
+    it are fitted as usual. GPT disks name partitions by GUID, which OSCAR keeps."""
     old_sector = table.sector_size
     entries = sorted(table.entries, key=lambda e: e.start)
     end_limit = usable_end(disk_bytes, sector, table.label)
@@ -117,6 +125,13 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     resizable = [e.number for e in entries if _resizable(e, needs)]
     if layout == "keep" and sector == old_sector:
         resizable = []
+    pinned = [e for e in entries if e.number in keep_start] if table.label != "gpt" else []
+    frozen: set[int] = set()
+    if pinned:
+        last_pinned = pinned[-1].start
+        frozen = {e.number for e in entries if e.start < last_pinned}
+        resizable = [n for n in resizable if n not in frozen]
+    anchored = frozen | {e.number for e in pinned}
     fixed_total = sum(sizes[n] for n in sizes if n not in resizable)
     # every moved partition may lose up to one alignment unit at its start
     room = end_limit - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
@@ -136,7 +151,10 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     out: list[SfEntry] = []
     position = first_start
     for e, gap in zip(entries, gaps, strict=True):
-        start = e.start * old_sector if not out else _align_up(position + gap)
+        if not out or e.number in anchored:
+            start = e.start * old_sector
+        else:
+            start = _align_up(position + gap)
         position = start + new[e.number]
         out.append(SfEntry(e.number, start // sector, -(-new[e.number] // sector),
                            dict(e.fields)))
@@ -152,7 +170,8 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     if "sector-size" in header or sector != 512:
         header["sector-size"] = str(sector)
     fitted = SfTable(header, sorted(out, key=lambda e: e.number))
-    return Fitted(fitted, changes, layout, same=False)
+    return Fitted(fitted, changes, layout, same=False,
+                  kept_starts=sorted(e.number for e in pinned))
 
 
 def _resizable(entry: SfEntry, needs: dict[int, PartNeed]) -> bool:
@@ -209,6 +228,10 @@ def describe(fitted: Fitted, labels: dict[int, str]) -> list[str]:
         lines.append(_("  partition {n} {label}: {old} -> {new}").format(
             n=change.number, label=labels.get(change.number, ""),
             old=human_size(change.old_size), new=human_size(change.new_size)))
+    if fitted.kept_starts:
+        lines.append(_("  partitions {numbers} keep their start (Windows finds them by their "
+                       "place on an MBR disk): only their end moves").format(
+            numbers=", ".join(str(n) for n in fitted.kept_starts)))
     return lines
 
 

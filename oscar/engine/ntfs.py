@@ -98,3 +98,27 @@ def copy_boot_sector_to_backup(device: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+HIDDEN_SECTORS = 0x1C  # the partition's start, in sectors: Windows' boot code reads it
+
+
+def boot_geometry(device: str) -> tuple[int, int, int] | None:
+    """(hidden sectors, heads, sectors per track) of an NTFS boot sector; None if not NTFS."""
+    fd = os.open(device, os.O_RDONLY)
+    try:
+        boot = os.pread(fd, 512, 0)
+    finally:
+        os.close(fd)
+    if boot[3:11] != b"NTFS    ":
+        return None
+    return (int.from_bytes(boot[HIDDEN_SECTORS:HIDDEN_SECTORS + 4], "little"),
+            int.from_bytes(boot[0x1A:0x1C], "little"), int.from_bytes(boot[0x18:0x1A], "little"))
+
+
+def fixboot_argv(device: str, start: int, heads: int, per_track: int) -> list[str]:
+    """Debian's partclone.ntfsfixboot, as Clonezilla runs it after moving an NTFS partition;
+    the geometry given (-h/-t) and -b because a loop or USB partition answers no geometry
+    ioctl. The heads and sectors per track are the saved ones."""
+    return ["partclone.ntfsfixboot", "-b", "-s", str(start), "-h", str(heads or 255),
+            "-t", str(per_track or 63), "-w", device]
