@@ -32,6 +32,7 @@ SUM_FILES = {"B2SUMS": "blake2b", "SHA512SUMS": "sha512", "SHA256SUMS": "sha256"
              "SHA1SUMS": "sha1", "MD5SUMS": "md5"}
 _DIGEST_LENGTH = {"blake2b": 128, "sha512": 128, "sha256": 64, "sha1": 40, "md5": 32}
 _PIECE = re.compile(r"[a-z]{2,}")  # split's suffixes: aa, ab... (longer past zz)
+CONTENT = "?"  # an image whose name gives no compression: read from its first bytes
 MAX_SUMS = 1 << 20
 CHUNK = 4 << 20
 # Clonezilla's file system names in image names → blkid's (what OSCAR's engine speaks).
@@ -59,8 +60,15 @@ def image_files(folder: Path, part: str) -> tuple[list[str], str, str, str]:
         if "-ptcl-img." in rest:
             fs, _sep, suffix = rest.partition("-ptcl-img.")
             method = "raw" if fs == "dd" else "partclone"
-        elif rest.startswith("ntfs-img."):
+        elif rest == "ntfs-img" or rest.startswith("ntfs-img."):
+            # Clonezilla: sda1.ntfs-img[.aa], compression in the content; older OSCAR and
+            # Clonezilla: sda1.ntfs-img.gz[.aa]
             fs, suffix, method = "ntfs", rest[len("ntfs-img."):], "ntfsclone"
+            if _PIECE.fullmatch(suffix.partition(".")[0]) and suffix.partition(".")[0] \
+                    not in compression.FROM_SUFFIX:
+                suffix = CONTENT + "." + suffix
+            elif not suffix:
+                suffix = CONTENT
         else:
             continue
         suffix, _dot, piece = suffix.partition(".")  # gz, or gz + aa for a split image
@@ -72,6 +80,10 @@ def image_files(folder: Path, part: str) -> tuple[list[str], str, str, str]:
             _("The Clonezilla image has {count} images for partition {part}.").format(
                 count=len(found), part=part), _("Keep one image per partition in the folder."))
     (method, fs, suffix), files = next(iter(found.items()))
+    if suffix == CONTENT:
+        with (folder / sorted(files)[0]).open("rb") as fh:
+            by_content = compression.from_content(fh.read(8))
+        suffix = compression.SUFFIX.get(by_content, by_content)
     comp = compression.FROM_SUFFIX.get(suffix)
     if comp is None:
         raise BackupInvalid(

@@ -280,7 +280,7 @@ class Saver:
         comp = entry.compress or "none"
         suffix = compression.SUFFIX[comp]
         if entry.method == "ntfsclone":
-            filename = ntfsclone.image_name(entry.name, suffix)
+            filename = ntfsclone.image_name(entry.name)
             reader = ntfsclone.save_argv(device)
             parse = ntfsclone.ProgressParser()
         else:

@@ -59,7 +59,7 @@ def example_store(folder: Path, disk: Disk) -> None:
         backup = folder / name
         backup.mkdir()
         parts = [PartEntry(1, "sda1", MIB, 120 * GB, "ntfs", "Windows", None, None, "data",
-                           "ntfsclone", "zstd", ["sda1.ntfs-img.zst"], 41 * GB, stored[0]),
+                           "ntfsclone", "zstd", ["sda1.ntfs-img"], 41 * GB, stored[0]),
                  PartEntry(2, "sda2", MIB + 120 * GB, 60 * GB, "ext4", "Linux", None, None,
                            "data", "partclone", "zstd", ["sda2.ext4-ptcl-img.zst"], 11 * GB,
                            stored[1]),
@@ -68,7 +68,7 @@ def example_store(folder: Path, disk: Disk) -> None:
                            "store")]
         man = Manifest(name, created, "oscar", {"identity": disk.identity, "name": "sda",
                                                 "path": "/dev/sda", "size": disk.size},
-                       ["sda-pt.sf"], parts, {}, "0.1.0")
+                       ["sda-pt.sf", "sda-mbr"], parts, {}, "0.1.0")
         (backup / manifest.FILE).write_text(man.to_json())
         sectors = [(p.start // 512, p.size // 512, t) for p, t in
                    zip(parts, ("7", "83", "82", "83"), strict=True)]
@@ -77,6 +77,7 @@ def example_store(folder: Path, disk: Disk) -> None:
             "sector-size: 512\n\n" + "".join(
                 f"/dev/sda{n} : start= {start}, size= {size}, type={kind}\n"
                 for n, (start, size, kind) in enumerate(sectors, 1)))
+        (backup / "sda-mbr").write_bytes(bytes(512))
         (backup / checksums.FILE).write_text(checksums.render({manifest.FILE: "0" * 128}))
 
 
@@ -349,9 +350,9 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
 
     out += [t["errors"], "", t["errors1"], ""]
     app.error(BackupInvalid(*{
-        "fr": ("Somme de contrôle fausse pour sda1.ntfs-img.zst.",
+        "fr": ("Somme de contrôle fausse pour sda1.ntfs-img.",
                "La sauvegarde est abîmée ; utilisez une autre copie."),
-        "en": ("Checksum mismatch in sda1.ntfs-img.zst.", "The backup is damaged; use another copy."),
+        "en": ("Checksum mismatch in sda1.ntfs-img.", "The backup is damaged; use another copy."),
     }[lang]))
     out.append(capture(app))
 

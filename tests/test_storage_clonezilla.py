@@ -52,7 +52,7 @@ def fill(device: str, label: str) -> None:
 
 
 def clonezilla_folder(folder: Path, device: str, disk: str, *, comp: str, split: bool,
-                      sums: list[str]) -> None:
+                      sums: list[str], ntfsclone: bool = False) -> None:
     """What Clonezilla's savedisk writes, for the disk named ``disk`` (whatever the device)."""
     folder.mkdir(parents=True)
     sep = "p" if disk[-1].isdigit() else ""
@@ -67,12 +67,15 @@ def clonezilla_folder(folder: Path, device: str, disk: str, *, comp: str, split:
     names = []
     for number, fs, program in ((1, "ntfs", "ntfs"), (2, "ext4", "extfs")):
         part, name = f"{disk}{sep}{number}", f"{disk}{sep}{number}.{fs}-ptcl-img.{comp}"
+        source = labmod.partition_path(device, number)
+        reader = f"partclone.{program} -c -s {source} -o - -L /dev/null"
+        if ntfsclone and fs == "ntfs":
+            # ocs-sr -q: ntfsclone's stream, its name without the compression (in the content)
+            name, reader = f"{part}.ntfs-img", f"ntfsclone --save-image -o - {source}"
         # Clonezilla splits at its own size (4 GB by default); 1 MiB pieces here, so that the
         # lab's few MB make several pieces whatever /usr/bin (the lab's "programs") holds.
         out = f"split -b 1M -a 2 - {name}." if split else f"cat > {name}"
-        sh("bash", "-c", f"set -o pipefail; partclone.{program} -c -s "
-           f"{labmod.partition_path(device, number)} -o - -L /dev/null | {compressor} | {out}",
-           cwd=str(folder))
+        sh("bash", "-c", f"set -o pipefail; {reader} | {compressor} | {out}", cwd=str(folder))
         names.append(part)
     uuid = sh("blkid", "-s", "UUID", "-o", "value", labmod.partition_path(device, 3)).stdout.strip()
     (folder / f"swappt-{disk}{sep}3.info").write_text(f'UUID="{uuid}"\nLABEL="swap"\n')
@@ -93,13 +96,15 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dic
     root = tmp_path_factory.mktemp("clonezilla")
     store = root / "store"
     snaps: dict[str, object] = {}
-    for label, disk, comp, split, sums in (("dos", "sda", "gz", True, ["MD5SUMS", "SHA1SUMS"]),
-                                           ("gpt", "nvme0n1", "zst", False, [])):
-        with loop_disk(root / f"{label}.img", SIZE) as device:
+    for key, disk, comp, split, sums in (("dos", "sda", "gz", True, ["MD5SUMS", "SHA1SUMS"]),
+                                         ("gpt", "nvme0n1", "zst", False, []),
+                                         ("dos-ntfsclone", "sdb", "gz", True, ["MD5SUMS"])):
+        label = key.split("-")[0]
+        with loop_disk(root / f"{key}.img", SIZE) as device:
             fill(device, label)
-            clonezilla_folder(store / f"cz-{label}", device, disk, comp=comp, split=split,
-                              sums=sums)
-            snaps[label] = (snapshot_partition(labmod.partition_path(device, 1), "ntfs"),
+            clonezilla_folder(store / f"cz-{key}", device, disk, comp=comp, split=split,
+                              sums=sums, ntfsclone=key.endswith("ntfsclone"))
+            snaps[key] = (snapshot_partition(labmod.partition_path(device, 1), "ntfs"),
                             snapshot_partition(labmod.partition_path(device, 2), "ext4"),
                             sh("sfdisk", "-d", device).stdout)
     yield store, snaps
@@ -110,18 +115,21 @@ def rows(dump: str) -> list[str]:
     return [line.split(":", 1)[1] for line in dump.splitlines() if " : " in line]
 
 
-@pytest.mark.parametrize("label", ["dos", "gpt"])
+@pytest.mark.parametrize("label", ["dos", "gpt", "dos-ntfsclone"])
 def test_clonezilla_folder_verifies_and_restores(source: tuple[Path, dict[str, object]],
                                                  tmp_path: Path, label: str) -> None:
     store, snaps = source
     folder = store / f"cz-{label}"
     if label == "dos":
         assert len(list(folder.glob("sda1.ntfs-ptcl-img.gz.a?"))) >= 3  # split as Clonezilla does
+    if label == "dos-ntfsclone":
+        assert len(list(folder.glob("sdb1.ntfs-img.a?"))) >= 2  # ocs-sr -q: no compression suffix
     listing = oscar("list", str(store)).stdout
     assert f"cz-{label}" in listing and "Clonezilla image" in listing
     verify = oscar("verify", str(folder))
     assert verify.returncode == 0, verify.stderr
-    checked = "MD5SUMS, SHA1SUMS" if label == "dos" else "the images' own checksums"
+    checked = {"dos": "MD5SUMS, SHA1SUMS", "dos-ntfsclone": "MD5SUMS"}.get(
+        label, "the images' own checksums")
     assert checked in verify.stdout and "every image decodes" in verify.stdout
     windows, linux, dump = snaps[label]  # type: ignore[misc]
     with loop_disk(tmp_path / "target.img", SIZE) as target:

@@ -79,7 +79,7 @@ def restore(lab: LabDisks, target: str, name: str, *extra: str,
 def test_damaged_image_detected_before_writing(lab: LabDisks, blank_disk: Callable[..., str],
                                                damage: str) -> None:
     folder = copy_backup(lab, f"bad-{damage}")
-    image = next(folder.glob("*.ntfs-img.zst"))
+    image = next(folder.glob("*.ntfs-img"))
     data = bytearray(image.read_bytes())
     if damage == "flip":
         data[len(data) // 2] ^= 0x10
@@ -191,7 +191,7 @@ def test_kill_during_save_keeps_previous_backup(lab: LabDisks, moment: str) -> N
     partial = lab.store / ".oscar-partial-victim"
     checks: dict[str, Callable[[], bool]] = {
         "start": lambda: partial.exists(),
-        "first-image": lambda: any(p.stat().st_size > 1 * MIB for p in partial.glob("*.ntfs-img.zst")),
+        "first-image": lambda: any(p.stat().st_size > 1 * MIB for p in partial.glob("*.ntfs-img")),
         "second-image": lambda: any(partial.glob("*.ext4-ptcl-img.zst")),
         "publishing": lambda: (partial / "oscar-manifest.json").exists(),
     }

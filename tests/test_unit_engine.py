@@ -137,7 +137,7 @@ def test_argv_builders() -> None:
     assert ntfsclone.save_argv("/dev/sda1") == ["ntfsclone", "--save-image", "--output", "-",
                                                 "/dev/sda1"]
     assert "--force" not in ntfsclone.save_argv("/dev/sda1")
-    assert ntfsclone.image_name("nvme0n1p3", "zst") == "nvme0n1p3.ntfs-img.zst"
+    assert ntfsclone.image_name("nvme0n1p3") == "nvme0n1p3.ntfs-img"
     argv = fsarchiver.save_argv("/dev/sda2", "/s/sda2.fsa", "zstd")
     assert argv[:2] == ["fsarchiver", "savefs"] and "-Z3" in argv and argv[-2:] == [
         "/s/sda2.fsa", "/dev/sda2"]

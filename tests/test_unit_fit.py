@@ -151,6 +151,26 @@ def test_clonezilla_names(tmp_path: Path) -> None:
         clonezilla.image_files(tmp_path, "nvme0n1p4")
 
 
+@pytest.mark.parametrize("names,head,comp", [
+    (["sda1.ntfs-img"], b"\0ntfsclone-image", "none"),  # Clonezilla -q, uncompressed
+    (["sda1.ntfs-img.aa", "sda1.ntfs-img.ab"], b"\x1f\x8b\x08\x00", "gzip"),  # split gzip
+    (["sda1.ntfs-img"], b"\x28\xb5\x2f\xfd\x04", "zstd"),  # OSCAR's own
+    (["sda1.ntfs-img.gz.aa", "sda1.ntfs-img.gz.ab"], b"\x1f\x8b", "gzip"),  # older names
+])
+def test_ntfsclone_images_are_found_by_clonezilla_s_names(tmp_path: Path, names: list[str],
+                                                          head: bytes, comp: str) -> None:
+    for name in names:
+        (tmp_path / name).write_bytes(head)
+    assert clonezilla.image_files(tmp_path, "sda1") == (names, "ntfsclone", "ntfs", comp)
+
+
+@pytest.mark.parametrize("head", [b"BZh91AY", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18"])
+def test_ntfsclone_images_in_formats_oscar_does_not_read(tmp_path: Path, head: bytes) -> None:
+    (tmp_path / "sda1.ntfs-img").write_bytes(head)
+    with pytest.raises(BackupInvalid, match="does not read"):
+        clonezilla.image_files(tmp_path, "sda1")
+
+
 def test_clonezilla_checksum_files(tmp_path: Path) -> None:
     (tmp_path / "MD5SUMS").write_text("d41d8cd98f00b204e9800998ecf8427e  sda1.ext4-ptcl-img.gz.aa\n")
     (tmp_path / "SHA1SUMS").write_text("da39a3ee5e6b4b0d3255bfef95601890afd80709 *./sda1.x\n")

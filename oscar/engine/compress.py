@@ -20,6 +20,15 @@ def check(name: str) -> str:
 
 
 LEVELS = {"zstd": (1, 19), "gzip": (1, 9)}
+# The first bytes of each compressed format, for images whose name does not say (Clonezilla's
+# ntfsclone images); those OSCAR cannot read are named, to be refused by name.
+MAGIC = ((b"\x28\xb5\x2f\xfd", "zstd"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"),
+         (b"\xfd7zXZ\x00", "xz"), (b"\x04\x22\x4d\x18", "lz4"), (b"\x89LZO", "lzop"))
+
+
+def from_content(head: bytes) -> str:
+    """The compressor that made a file starting with ``head``; "none" when none did."""
+    return next((name for magic, name in MAGIC if head.startswith(magic)), "none")
 
 
 def check_level(name: str, level: int | None) -> int | None:

@@ -20,8 +20,10 @@ def check_argv() -> list[str]:
     return ["ntfsclone", "--restore-image", "--no-action", "-"]
 
 
-def image_name(part: str, suffix: str) -> str:
-    return f"{part}.ntfs-img.{suffix}"
+def image_name(part: str) -> str:
+    """Clonezilla's name for an ntfsclone image: no compression suffix (Clonezilla and OSCAR
+    read the compression from the content; the manifest also records it)."""
+    return f"{part}.ntfs-img"
 
 
 class ProgressParser:
