@@ -13,6 +13,9 @@ APT_PACKAGES=(
   python3-scapy
   # property-based tests of the parsers and the escaping (hostile input)
   python3-hypothesis
+  # Clonezilla as a peer in the tests: its ocs-sr restores OSCAR's backups and saves images
+  # OSCAR restores
+  clonezilla drbl
   # message catalogues
   gettext
   # the menu's end-to-end tests drive the real program in a terminal multiplexer
