@@ -447,10 +447,18 @@ def cmd_deploy_send(args: argparse.Namespace) -> int:
     for path in sender.report_paths:
         print(_("Report: {path}").format(path=path))
     if report.succeeded < args.clients:
+        refused = sum(1 for c in report.clients if c.state == "refused")
+        retry = args.clients - report.succeeded - refused
+        hints = []
+        if retry > 0:
+            hints.append(_("Start the failed or missing clients again: they catch up by "
+                           "unicast."))
+        if refused:
+            hints.append(_("The PCs that refused cannot take this backup as it is (the report "
+                           "says why): deploy onto PCs that fit, or use the procedure formate."))
         raise DeployIncomplete(
-            _("{done} of {wanted} clients received the backup.").format(
-                done=report.succeeded, wanted=args.clients),
-            _("Start the missing clients again: they catch up by unicast."))
+            _("Clients that received the backup: {done} of {wanted}; refused: {refused}.").format(
+                done=report.succeeded, wanted=args.clients, refused=refused), " ".join(hints))
     return 0
 
 

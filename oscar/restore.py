@@ -66,6 +66,9 @@ class RestoreOptions:
     # and whether the OSCAR partition may change size too.
     layout: str = "proportional"
     resize_store: bool = False
+    # a client of a deployment: its refusals are told to the person at the server, whose
+    # choices are the room's PCs and the model, not restore's options
+    deployment: bool = False
 
 
 class ImageSource(Protocol):
@@ -229,11 +232,19 @@ class Restorer:
         self.fitted: fit.Fitted | None = None
         self.resizes = retarget.Resizes()
         self.shrunk: shrinkscratch.ShrunkImages | None = None
-        if opts.with_table:
-            self.fitted = self._fit(self._saved_table(check=False).table)
-            self.table = self.fitted.table
-        check_target(target, self.man, self.entries, opts.with_table, self.store_parts, self.table,
-                     opts.format_only)
+        try:
+            if opts.with_table:
+                self.fitted = self._fit(self._saved_table(check=False).table)
+                self.table = self.fitted.table
+            check_target(target, self.man, self.entries, opts.with_table, self.store_parts,
+                         self.table, opts.format_only)
+        except TargetRefused as exc:
+            if not opts.deployment:
+                raise
+            raise TargetRefused(exc.message, _(
+                "This PC cannot take this backup as it is: deploy it onto PCs whose disk fits, "
+                "use the procedure formate (it fits the partitions to each disk), or make the "
+                "model's partitions smaller and save it again.")) from exc
         self.sums: dict[str, str] = {}
         # OSCAR's boot menu on this disk names the restored systems' kernels and lives partly
         # on partitions a restore may replace (the EFI partition, the sectors after the MBR):

@@ -560,7 +560,6 @@ FR = {
     'Start it again.': 'Relancez-le.',
     'Start the client again.': 'Relancez le client.',
     'Start the deployment on the server first, or give its address with --server.': "Lancez d'abord le déploiement sur le serveur, ou donnez son adresse avec --server.",
-    'Start the missing clients again: they catch up by unicast.': 'Relancez les clients manquants : ils rattrapent en unicast.',
     'Stop the deployment? The clients not finished will have to be started again.': 'Arrêter le déploiement ? Les clients non terminés devront être relancés.',
     'The OSCAR partition of {disk} has {free} free; the backup needs {need}.': 'La partition OSCAR de {disk} a {free} de libre ; la sauvegarde demande {need}.',
     'The backup on the server is damaged.': 'La sauvegarde du serveur est abîmée.',
@@ -637,7 +636,6 @@ FR = {
     'writing': 'écriture',
     '{disk} has no OSCAR partition to keep the backup on.': "{disk} n'a pas de partition OSCAR où garder la sauvegarde.",
     '{done} of {n} clients done.': '{done} clients sur {n} terminés.',
-    '{done} of {wanted} clients received the backup.': '{done} clients sur {wanted} ont reçu la sauvegarde.',
     '{file} arrived damaged: what was written from it is not trustworthy.': "{file} est arrivé abîmé : ce qui en a été écrit n'est pas fiable.",
     '{file} changed while it was being sent.': '{file} a changé pendant son envoi.',
     '{file} could not be fetched from the server: {why}': "{file} n'a pas pu être récupéré du serveur : {why}",
@@ -1040,6 +1038,13 @@ FR = {
     'Cannot read the backup folder {root}: {why}': 'Impossible de lire le dossier des sauvegardes {root} : {why}',
     'Internal error ({kind}): a defect of OSCAR. Nothing more was done; the menu goes on.': "Erreur interne ({kind}) : un défaut d'OSCAR. Rien de plus n'a été fait ; le menu continue.",
     '  partitions {numbers} keep their start (Windows finds them by their place on an MBR disk): only their end moves': '  les partitions {numbers} gardent leur début (Windows les retrouve par leur place sur un disque MBR) : seule leur fin bouge',
+    "This PC cannot take this backup as it is: deploy it onto PCs whose disk fits, use the procedure formate (it fits the partitions to each disk), or make the model's partitions smaller and save it again.": 'Ce PC ne peut pas recevoir cette sauvegarde telle quelle : déployez-la sur des PC dont le disque convient, utilisez la procédure formate (elle ajuste les partitions à chaque disque), ou réduisez les partitions du poste modèle et sauvegardez-le à nouveau.',
+    'Sent; the clients write and check what they received': "Envoyé ; les clients écrivent et vérifient ce qu'ils ont reçu",
+    'Finished: {done} done, {failed} failed, {refused} refused': 'Fini : {done} terminé(s), {failed} en échec, {refused} refusé(s)',
+    'Start the failed or missing clients again: they catch up by unicast.': 'Relancez les clients en échec ou absents : ils rattrapent en unicast.',
+    'The PCs that refused cannot take this backup as it is (the report says why): deploy onto PCs that fit, or use the procedure formate.': 'Les PC qui ont refusé ne peuvent pas recevoir cette sauvegarde telle quelle (le rapport dit pourquoi) : déployez sur des PC qui conviennent, ou utilisez la procédure formate.',
+    'Clients that received the backup: {done} of {wanted}; refused: {refused}.': 'Clients ayant reçu la sauvegarde : {done} sur {wanted} ; refus : {refused}.',
+    'interrupted while {state}': 'interrompu pendant {state}',
 }
 
 

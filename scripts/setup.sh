@@ -29,6 +29,8 @@ APT_PACKAGES=(
   # building the live image and booting it in qemu (make image, the vm tier)
   debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
   qemu-system-x86 ovmf ipxe-qemu
+  # the vm tier's small PCs: a BIOS one started by syslinux's MBR code from its active partition
+  syslinux syslinux-common
 )
 
 missing=()

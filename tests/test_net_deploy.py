@@ -238,6 +238,7 @@ def test_restaure_multicast_a_receiver_killed_midway_catches_up(room: Room) -> N
     third = by_ip(room, report, 3)
     assert third["result"] == "done" and third["mode"] == "http", third
     assert third["attempts"] == 2 and "failed" in str(third["earlier"]), third
+    assert "Dropping client" not in logs[0]
     assert "catching up by HTTP" in logs[3]
     for disk in room.disks[:3]:
         assert_like_model(room, disk)
@@ -255,6 +256,28 @@ def test_a_client_disk_too_small_is_refused_and_the_others_go_on(room: Room) -> 
     assert sh("sfdisk", "-d", room.disks[3], check=False).returncode != 0  # nothing written
     assert sh("cmp", "-s", "-n", str(SMALL), room.disks[3], "/dev/zero",
               check=False).returncode == 0
+
+
+def test_a_refused_client_does_not_hold_the_multicast_room(room: Room) -> None:
+    """A refusal is a final answer: the session starts once the others are ready and ends
+    once they are done, not after --max-wait; the words fit what each person can do."""
+    for disk in room.disks[:2]:
+        blank(disk)
+    blank(room.disks[3])
+    began = time.monotonic()
+    code, report, logs = deploy(room, "formate", "multicast", [1, 2, 4], max_wait=300)
+    elapsed = time.monotonic() - began
+    assert code == 10, "\n".join(logs)
+    assert results(report) == {room.bed.address(1): "done", room.bed.address(2): "done",
+                               room.bed.address(4): "refused"}
+    assert elapsed < 300, elapsed  # it waited for nobody: --max-wait never ran out
+    server, small = logs[0], logs[3]
+    assert "Clients that received the backup: 2 of 3; refused: 1." in server
+    assert "procedure formate" in server and "catch up by unicast" not in server
+    assert "--parts" not in small and "--resize-oscar" not in small and "formate" in small
+    assert "Serving the clients that catch up" not in server
+    assert "Finished: 2 done, 0 failed, 1 refused" in server
+    assert "Dropping client" not in server  # udpcast's own words stay in the log
 
 
 def test_clients_of_other_sizes_receive_a_fitted_layout(room: Room) -> None:

@@ -127,8 +127,13 @@ def test_room_registers_reports_and_marks_the_silent_lost() -> None:
     lost = room.mark_lost(time.time() + LOST_AFTER + 1)
     assert [c.mac for c in lost] == ["aa:01"]
     again = room.register("aa:02", "10.0.0.3", "http")  # the rebooted client catches up
-    assert again.attempts == 2 and again.history == ["failed: stream broke"]
+    assert again.attempts == 2
+    assert again.history == [{"result": "failed", "during": "failed", "error": "stream broke"}]
     assert again.state == "registered"
+    room.report("aa:02", {"state": "writing"})
+    third = room.register("aa:02", "10.0.0.3", "http")  # killed while writing, came back
+    assert third.attempts == 3
+    assert third.history[-1] == {"result": "interrupted", "during": "writing", "error": ""}
 
 
 def test_table_and_report_render() -> None:
@@ -145,7 +150,33 @@ def test_table_and_report_render() -> None:
     data = json.loads(report.to_json())
     assert data["clients"][0]["result"] == "done" and data["clients"][0]["mac"].endswith("01")
     assert "| aa:bb:cc:dd:ee:01 | 10.0.0.2 | done | multicast |" in report.to_markdown()
+    assert "| 1 |" in report.to_markdown()  # one attempt, nothing earlier
     assert "(no client yet)" in render_table([])
+
+
+def test_the_french_report_speaks_french(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report's words come from the same catalogue as the live table."""
+    from oscar import i18n
+
+    monkeypatch.setenv("OSCAR_LANG", "fr")
+    i18n.reset()
+    try:
+        room = Room()
+        room.register("aa:bb:cc:dd:ee:01", "10.0.0.2", "multicast")
+        room.report("aa:bb:cc:dd:ee:01", {"state": "writing"})
+        room.register("aa:bb:cc:dd:ee:01", "10.0.0.2", "http")
+        room.report("aa:bb:cc:dd:ee:01", {"state": "done"})
+        room.register("aa:bb:cc:dd:ee:02", "10.0.0.3", "multicast")
+        room.report("aa:bb:cc:dd:ee:02", {"state": "refused", "error": "disque trop petit"})
+        markdown = Report("s1", "salle1", "formate", "multicast", "t0", "t1", 10,
+                          room.snapshot()).to_markdown()
+        assert "| terminé |" in markdown and "| refusé |" in markdown, markdown
+        assert "| done |" not in markdown and "| refused |" not in markdown
+        assert "2 — 1: interrompu pendant écriture" in markdown, markdown
+        assert render_table(room.snapshot()).count("terminé") == 1
+    finally:
+        monkeypatch.setenv("OSCAR_LANG", "en")
+        i18n.reset()
 
 
 def test_beacon_payload_round_trip_and_noise_ignored() -> None:

@@ -60,16 +60,16 @@ class ControlServer:
                     return
                 try:
                     body = json.loads(self.rfile.read(length) or b"{}")
-                    mac = str(body["mac"])
-                except (ValueError, KeyError, TypeError):
+                    mac = str(body["mac"])[:64]
+                    disk_size = int(body.get("disk_size") or 0)
+                except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                     self._reply(400, {"error": "bad request"})
                     return
                 if self.path == "/register":
                     mode = control.choose_mode()
                     control.room.register(
-                        mac, self.client_address[0], mode, disk=str(body.get("disk", "")),
-                        disk_size=int(body.get("disk_size") or 0),
-                        hostname=str(body.get("hostname", "")))
+                        mac, self.client_address[0], mode, disk=str(body.get("disk", ""))[:200],
+                        disk_size=max(0, disk_size), hostname=str(body.get("hostname", ""))[:64])
                     log.info("client %s (%s) registered, %s", mac, self.client_address[0], mode)
                     self._reply(200, {"mode": mode, "header": control.header})
                 elif self.path == "/report":
@@ -79,7 +79,7 @@ class ControlServer:
                 else:
                     self._reply(404, {"error": "unknown"})
 
-        self.httpd = ThreadingHTTPServer((address, port), Handler)
+        self.httpd = _QuietServer((address, port), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
                                        name="deploy-control")
@@ -91,6 +91,14 @@ class ControlServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A request that breaks a handler goes to the log, never as a traceback on the console
+    the technician watches."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.error("control: request from %s failed", client_address, exc_info=True)
 
 
 def call(url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -294,7 +294,8 @@ class _Job:
         return Restorer(self.r.target, store or self.session, RestoreOptions(
             self.name, parts=parts, with_table=with_table, format_only=format_only,
             layout=str(self.r.header.get("layout", "proportional")),
-            keep_paths=[] if store is not None else self.keep), self.r.progress, source=source)
+            keep_paths=[] if store is not None else self.keep, deployment=True),
+            self.r.progress, source=source)
 
     def check(self) -> None:
         """Every refusal before the first byte is written (Restorer's checks, and room for

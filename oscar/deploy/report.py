@@ -57,9 +57,24 @@ class Report:
         for c in self.clients:
             duration = f"{c.duration:.0f} s" if c.duration is not None else "-"
             error = (c.error or "-").replace("|", "/").replace("\n", " ")
-            lines.append(f"| {c.mac} | {c.ip} | {c.state} | {c.mode} | {duration} | "
-                         f"{c.rate / MB:.1f} | {c.attempts} | {personalised_label(c)} | {error} |")
+            lines.append(f"| {c.mac} | {c.ip} | {state_label(c.state)} | {c.mode} | {duration} | "
+                         f"{c.rate / MB:.1f} | {attempts_label(c)} | {personalised_label(c)} | "
+                         f"{error} |")
         return "\n".join(lines) + "\n"
+
+
+def attempts_label(c: Client) -> str:
+    """The number of attempts, and how each earlier one ended."""
+    earlier = []
+    for number, attempt in enumerate(c.history, 1):
+        if attempt.get("result") == "interrupted":
+            what = _("interrupted while {state}").format(
+                state=state_label(attempt.get("during", "")))
+        else:
+            what = state_label(attempt.get("result", ""))
+        error = attempt.get("error", "").replace("|", "/").replace("\n", " ")
+        earlier.append(f"{number}: {what}" + (f" ({error[:60]})" if error else ""))
+    return f"{c.attempts}" + (f" — {'; '.join(earlier)}" if earlier else "")
 
 
 def personalised_label(c: Client) -> str:

@@ -35,7 +35,10 @@ class Client:
     started_at: float | None = None
     ended_at: float | None = None
     last_seen: float = field(default_factory=time.time)
-    history: list[str] = field(default_factory=list)  # earlier attempts' results
+    # earlier attempts: {"result": done/failed/refused, or "interrupted" when the client came
+    # back before it reported an end (killed, rebooted), "during": the state it was in,
+    # "error": what it said}
+    history: list[dict[str, str]] = field(default_factory=list)
     # OSCAR_déploie: "" (no clients file), the name it got, or NO_LINE
     personalised: str = ""
 
@@ -67,7 +70,9 @@ class Room:
             client = Client(mac, ip, mode=mode, **info)
             if old is not None:
                 client.attempts = old.attempts + 1
-                client.history = [*old.history, f"{old.state}: {old.error}".rstrip(": ")]
+                client.history = [*old.history, {
+                    "result": old.state if old.final else "interrupted", "during": old.state,
+                    "error": old.error}]
             self.clients[mac] = client
             self.changed.notify_all()
             return client

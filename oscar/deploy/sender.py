@@ -206,13 +206,23 @@ class Sender:
         if self.phase == "sending":
             return _("Multicast: {percent:.0f} % sent").format(
                 percent=100 * self.sent / max(self.total, 1))
-        return _("Serving the clients that catch up (HTTP)")
+        clients = self.room.snapshot()
+        if any(c.mode == "http" and not c.final for c in clients):
+            return _("Serving the clients that catch up (HTTP)")
+        if any(not c.final for c in clients):
+            return _("Sent; the clients write and check what they received")
+        return _("Finished: {done} done, {failed} failed, {refused} refused").format(
+            done=sum(c.state == "done" for c in clients),
+            failed=sum(c.state == "failed" for c in clients),
+            refused=sum(c.state == "refused" for c in clients))
 
     def _follow(self, on_update: UpdateCallback | None) -> None:
         opts = self.opts
         start = time.monotonic()
         if opts.mode == "multicast":
-            while self.room.count("waiting") < opts.clients and \
+            # a client that refused (its disk does not fit) has given its final answer: the
+            # session starts as soon as every other expected client is ready
+            while self.room.count("waiting", "refused") < opts.clients and \
                     time.monotonic() - start < opts.max_wait:
                 self._update(on_update)
                 self.room.wait(1.0)
@@ -242,8 +252,8 @@ class Sender:
             busy = [c for c in clients if not c.final]
             if busy:
                 idle_since = time.monotonic()
-            done = sum(1 for c in clients if c.state == "done")
-            if not busy and (done >= opts.clients or
+            answered = sum(1 for c in clients if c.state in ("done", "refused"))
+            if not busy and (answered >= opts.clients or
                              time.monotonic() - idle_since >= opts.max_wait):
                 break
             self.room.wait(1.0)
@@ -274,7 +284,8 @@ class Sender:
         if number is not None:
             # the others go on; that client is told to catch up by HTTP when it reports
             address = self.receiver_numbers.get(number, "?")
-            log.warning("udpcast: %s (%s) dropped: it stopped answering", address, line)
+            # the log keeps udpcast's words; the console shows the client's row change
+            log.info("udpcast: %s (%s) dropped: it stopped answering", address, line)
             self.dropped_addresses.add(address)
 
     def _write_report(self, report: Report) -> None:

@@ -7,7 +7,7 @@ import re
 
 # A receiver that misses this many acknowledgement requests is dropped and the room goes on
 # (udpcast's default, 200, stalls the room for minutes behind a dead PC).
-RETRIES_UNTIL_DROP = 30
+RETRIES_UNTIL_DROP = 10
 
 
 def sender_argv(interface: str, portbase: int, min_receivers: int, max_wait: int,
