@@ -24,7 +24,7 @@ from oscar.engine import compress as compression
 from oscar.engine import ptable
 from oscar.errors import BackupInvalid, OscarError
 from oscar.i18n import _
-from oscar.manifest import Manifest, ManifestDamaged, PartEntry
+from oscar.manifest import Manifest, PartEntry
 
 log = logging.getLogger("oscar.clonezilla")
 
@@ -102,7 +102,7 @@ def load(folder: Path) -> Manifest:
                             _("OSCAR restores Clonezilla images of one disk."))
     disk = disks[0]
     if not safetext.is_kernel_name(disk):
-        raise _damaged(folder, "disk", _("not a disk name (sda, nvme0n1)"))
+        raise manifest.damaged_field(folder, "disk", _("not a disk name (sda, nvme0n1)"))
     sf_name = f"{disk}-pt.sf"
     if not (folder / sf_name).is_file():
         raise BackupInvalid(_("{file} is missing in {folder}.").format(file=sf_name, folder=folder),
@@ -111,10 +111,10 @@ def load(folder: Path) -> Manifest:
     try:
         table = ptable.parse_sf(_small_text(folder, sf_name))
     except OscarError as exc:
-        raise _damaged(folder, sf_name, _("not a partition table")) from exc
+        raise manifest.damaged_field(folder, sf_name, _("not a partition table")) from exc
     saved = set(_words(folder, "parts"))
     if not all(safetext.is_kernel_name(p) for p in saved):
-        raise _damaged(folder, "parts", _("not a partition name (sda1, nvme0n1p1)"))
+        raise manifest.damaged_field(folder, "parts", _("not a partition name (sda1, nvme0n1p1)"))
     names = {part_number(disk, p): p for p in saved}
     if None in names:
         raise BackupInvalid(_("The Clonezilla image's parts do not belong to {disk}.").format(
@@ -158,7 +158,7 @@ def load(folder: Path) -> Manifest:
     try:  # the same strict reader as OSCAR's own manifests: names, types, bounds
         return manifest.parse(dataclasses.asdict(made))
     except manifest.Damaged as exc:
-        raise _damaged(folder, exc.field, exc.reason) from exc
+        raise manifest.damaged_field(folder, exc.field, exc.reason) from exc
 
 
 def _disk_size(folder: Path, disk: str, table: ptable.SfTable) -> int | None:
@@ -200,10 +200,10 @@ def _small_text(folder: Path, name: str) -> str:
     path = folder / name
     try:
         if path.stat().st_size > MAX_SUMS:
-            raise _damaged(folder, name, _("too large"))
+            raise manifest.damaged_field(folder, name, _("too large"))
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _damaged(folder, name, _("not UTF-8 text")) from exc
+        raise manifest.damaged_field(folder, name, _("not UTF-8 text")) from exc
     except OSError as exc:
         raise BackupInvalid(_("{file} is missing in {folder}.").format(file=name, folder=folder),
                             _("The image is damaged.")) from exc
@@ -211,13 +211,6 @@ def _small_text(folder: Path, name: str) -> str:
 
 def _words(folder: Path, name: str) -> list[str]:
     return _small_text(folder, name).split()
-
-
-def _damaged(folder: Path, field: str, reason: str) -> BackupInvalid:
-    detail = f"{safetext.shown(field)}: {reason}"
-    return ManifestDamaged(
-        _("The backup {folder} is damaged: {detail}").format(folder=folder, detail=detail),
-        _("Do not use it: restore another backup, or save again."), detail)
 
 
 def _name(disk: str, number: int) -> str:

@@ -143,7 +143,12 @@ class ManifestDamaged(BackupInvalid):
 
 
 def damaged(folder: Path, exc: Damaged) -> ManifestDamaged:
-    detail = f"{safetext.shown(exc.field)}: {exc.reason}"
+    return damaged_field(folder, exc.field, exc.reason)
+
+
+def damaged_field(folder: Path, field_name: str, reason: str) -> ManifestDamaged:
+    """The error for one wrong field (or file) of the backup in ``folder``."""
+    detail = f"{safetext.shown(field_name)}: {reason}"
     return ManifestDamaged(
         _("The backup {folder} is damaged: {detail}").format(folder=folder, detail=detail),
         _("Do not use it: restore another backup, or save again."), detail)

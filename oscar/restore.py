@@ -25,7 +25,7 @@ from oscar import (
 )
 from oscar import plan as planning
 from oscar.devices import Disk, Partition, human_size, partition_path
-from oscar.engine import fit, fsarchiver, fsresize, mkfs, ntfs, ptable, scratch
+from oscar.engine import bcd, fit, fsarchiver, fsresize, mkfs, mount, ntfs, ptable, scratch
 from oscar.errors import BackupInvalid, OscarError, TargetRefused, UsageError
 from oscar.i18n import _
 from oscar.manifest import Manifest, PartEntry
@@ -442,6 +442,10 @@ class Restorer:
                         "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
                                            "blank").format(n=entry.number),
                         writes=self._part_path(entry.number), params={"number": entry.number}))
+        if self._windows_on_mbr():
+            plan.steps.append(planning.Step("check-boot-config", _(
+                "Check that Windows' boot configuration names its partitions where they are "
+                "(MBR disk: by disk signature and offset)")))
         if self.boot_menu:
             plan.steps.append(planning.Step("boot-menu", _(
                 "Write OSCAR's boot menu again, for the restored systems"), writes=t.path))
@@ -486,6 +490,7 @@ class Restorer:
                     "make-swap": self._make_swap,
                     "prepare-store": self._prepare_store,
                     "boot-menu": self._boot_menu,
+                    "check-boot-config": self._check_boot_config,
                 }, self._guard, self.progress.step)
             except BaseException as exc:
                 log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
@@ -598,6 +603,47 @@ class Restorer:
         self.progress.finish()
         self._fix_ntfs_start(entry, device)
         log.info("partition %s restored onto %s", entry.name, device)
+
+    def _windows_on_mbr(self) -> bool:
+        label = self.table.label if self.table is not None else self.target.pttype
+        return (label == "dos" and not self.opts.format_only
+                and any(e.fstype == "ntfs" for e in self.entries))
+
+    def _check_boot_config(self, step: planning.Step) -> None:
+        """Windows' BCD store names its partitions, on an MBR disk, by disk signature and byte
+        offset: each one it names on this disk must start where it says (OSCAR keeps the start
+        of NTFS partitions on MBR disks; this proves it on the restored files)."""
+        with open(self.target.path, "rb") as fh:
+            signature = int.from_bytes(fh.read(512)[440:444], "little")
+        starts = {start * 512 for start, _size in
+                  ptable.kernel_partitions(self.target.path).values()}
+        for entry in self.entries:
+            if entry.fstype != "ntfs":
+                continue
+            try:
+                with mount.mounted(self._part_path(entry.number), "ntfs",
+                                   readonly=True) as root:
+                    stores = [root / name for name in ("Boot/BCD", "boot/BCD", "BOOT/BCD")
+                              if (root / name).is_file()]
+                    refs = bcd.mbr_references(stores[0]) if stores else []
+            except (OscarError, RuntimeError, OSError) as exc:  # hivex raises RuntimeError
+                log.warning("boot configuration of partition %d not read: %s", entry.number,
+                            getattr(exc, "message", exc))
+                continue
+            for ref in refs:
+                if ref.signature != signature:
+                    log.info("BCD of partition %d names another disk (%08x)", entry.number,
+                             ref.signature)
+                elif ref.offset not in starts:
+                    raise OscarError(_(
+                        "The partitions were restored, but Windows' boot configuration names a "
+                        "partition at byte {offset}, where none starts now: Windows will not "
+                        "start (0xc000000e).").format(offset=ref.offset),
+                        _("Restore onto a disk of the saved size, or repair Windows' start "
+                          "from a Windows medium (bcdboot)."))
+                else:
+                    log.info("BCD of partition %d: %s %s names the partition at %d: found",
+                             entry.number, ref.object, ref.element, ref.offset)
 
     def _fix_ntfs_start(self, entry: PartEntry, device: str) -> None:
         """An NTFS boot sector holds its partition's start ("hidden sectors"); Windows' boot

@@ -161,6 +161,8 @@ class Store:
                 clonezilla.load(child)
             except BackupInvalid as exc:
                 return Entry(child.name, child, "damaged", problem=_damage(exc))
+            except OSError as exc:
+                return Entry(child.name, child, "damaged", problem=str(exc.strerror))
             return Entry(child.name, child, "clonezilla")
         return Entry(child.name, child, "damaged", problem=_("not a backup"))
 

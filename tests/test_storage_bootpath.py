@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from oscar import lab as labmod
+from oscar.engine import bcd
 from oscar.engine.mount import mounted
 from tests.conftest import LAB_SIZE, LabDisks, make_lab, oscar, sh
 
@@ -106,12 +107,41 @@ def ntfs_second_disk(root: Path, label: str) -> Iterator[str]:
         with mounted(second, "ntfs") as win:
             (win / "Windows").mkdir()
             (win / "Windows" / "win.ini").write_text("[fonts]\n")
+            if label == "dos":
+                (win / "Boot").mkdir()
+                write_bcd(win / "Boot" / "BCD", disk_signature(device), start * 512)
         yield device
     finally:
         labmod.detach_device(device)
 
 
 SOURCE = 512 << 20
+BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+OSLOADER = "{6c1c7b2e-2c55-11ee-9b5e-525400123456}"
+
+
+def disk_signature(device: str) -> int:
+    with open(device, "rb") as fh:
+        return int.from_bytes(fh.read(512)[440:444], "little")
+
+
+def write_bcd(path: Path, signature: int, offset: int) -> None:
+    """A BCD store as Windows leaves it on an MBR disk, reduced to what names partitions:
+    the boot manager's device and Windows' loader's device and OS device, all the partition
+    at ``offset`` of the disk ``signature`` (a registry hive built from the seed hive)."""
+    import shutil
+
+    import hivex
+
+    shutil.copyfile(labmod.registry_seed(), path)
+    h = hivex.Hivex(str(path), write=True)
+    objects = h.node_add_child(h.root(), "Objects")
+    for guid, elements in ((BOOTMGR, ("11000001",)), (OSLOADER, ("11000001", "21000001"))):
+        node = h.node_add_child(h.node_add_child(objects, guid), "Elements")
+        for name in elements:
+            h.node_set_value(h.node_add_child(node, name), {
+                "key": "Element", "t": 3, "value": bcd.mbr_device(signature, offset)})
+    h.commit(str(path))
 LINUX = {"dos": "83", "gpt": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"}
 NTFS = {"dos": "7", "gpt": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"}
 
@@ -157,3 +187,32 @@ def test_a_moved_ntfs_partition_knows_its_new_start(tmp_path: Path, blank_disk: 
     assert result.returncode == 0, result.stdout + result.stderr
     with mounted(windows, "ntfs", readonly=True) as win:
         assert (win / "Windows" / "win.ini").read_text() == "[fonts]\n"
+        if label == "dos":
+            # Windows' boot configuration, read back with hivex, still names this very
+            # partition of this very disk: it would start
+            refs = bcd.mbr_references(win / "Boot" / "BCD")
+            assert len(refs) == 3
+            assert {(r.signature, r.offset) for r in refs} == {(disk_signature(target),
+                                                                start * 512)}
+    if label == "dos":
+        assert "Check that Windows' boot configuration" in plan.stdout
+
+
+def test_a_boot_configuration_naming_a_moved_partition_fails_the_restore(
+        tmp_path: Path, blank_disk: Callable[..., str]) -> None:
+    """The check is real: a BCD naming a place where no partition starts fails the restore
+    with what it means, after the writes (which are all done)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    with ntfs_second_disk(tmp_path, "dos") as source:
+        second = labmod.partition_path(source, 2)
+        with mounted(second, "ntfs") as win:
+            write_bcd(win / "Boot" / "BCD", disk_signature(source), 7 << 20)
+        result = oscar("save", "--disk", source, "--store", str(store), "--name", "win",
+                       "--yes")
+        assert result.returncode == 0, result.stderr
+    target = blank_disk(SOURCE, "target")
+    result = oscar("restore", "--disk", target, "--store", str(store), "--name", "win",
+                   "--with-table", "--yes")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "names a partition at byte 7340032, where none starts now" in result.stderr

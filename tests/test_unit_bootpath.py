@@ -141,3 +141,18 @@ def test_ntfsfixboot_argv_keeps_the_saved_geometry() -> None:
     assert ntfs.fixboot_argv("/dev/sdb2", 831488, 255, 63) == [
         "partclone.ntfsfixboot", "-b", "-s", "831488", "-h", "255", "-t", "63", "-w",
         "/dev/sdb2"]
+
+
+def test_bcd_partition_devices_read_as_windows_writes_them() -> None:
+    from oscar.engine import bcd
+
+    # an osloader's device on an MBR disk, as bcdedit shows partition=C: (offset 0x15f00000)
+    windows = bytes.fromhex(
+        "00000000000000000000000000000000" "06000000" "00000000" "48000000" "00000000"
+        "0000f01500000000" "0000000000000000" "00000000" "01000000" "f1a8ebb3" + "00" * 28)
+    assert bcd.parse_device(windows) == (0xb3eba8f1, 0x15f00000)
+    assert bcd.mbr_device(0xb3eba8f1, 0x15f00000) == windows
+    gpt = bytearray(windows)
+    gpt[0x34] = 0  # GPT: named by GUID, not by offset
+    assert bcd.parse_device(bytes(gpt)) is None
+    assert bcd.parse_device(b"\x05" * 0x58) is None and bcd.parse_device(b"") is None
