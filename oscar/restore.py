@@ -444,8 +444,7 @@ class Restorer:
                         writes=self._part_path(entry.number), params={"number": entry.number}))
         if self._windows_on_mbr():
             plan.steps.append(planning.Step("check-boot-config", _(
-                "Check that Windows' boot configuration names its partitions where they are "
-                "(MBR disk: by disk signature and offset)")))
+                "Check Windows' boot configuration (BCD) against the partitions")))
         if self.boot_menu:
             plan.steps.append(planning.Step("boot-menu", _(
                 "Write OSCAR's boot menu again, for the restored systems"), writes=t.path))

@@ -1045,7 +1045,7 @@ FR = {
     'The PCs that refused cannot take this backup as it is (the report says why): deploy onto PCs that fit, or use the procedure formate.': 'Les PC qui ont refusé ne peuvent pas recevoir cette sauvegarde telle quelle (le rapport dit pourquoi) : déployez sur des PC qui conviennent, ou utilisez la procédure formate.',
     'Clients that received the backup: {done} of {wanted}; refused: {refused}.': 'Clients ayant reçu la sauvegarde : {done} sur {wanted} ; refus : {refused}.',
     'interrupted while {state}': 'interrompu pendant {state}',
-    "Check that Windows' boot configuration names its partitions where they are (MBR disk: by disk signature and offset)": 'Vérifier que la configuration de démarrage de Windows désigne ses partitions là où elles sont (disque MBR : par signature du disque et position)',
+    "Check Windows' boot configuration (BCD) against the partitions": 'Vérifier la configuration de démarrage de Windows (BCD) et les partitions',
     "The partitions were restored, but Windows' boot configuration names a partition at byte {offset}, where none starts now: Windows will not start (0xc000000e).": "Les partitions ont été restaurées, mais la configuration de démarrage de Windows désigne une partition à l'octet {offset}, où aucune ne commence maintenant : Windows ne démarrera pas (0xc000000e).",
     "Restore onto a disk of the saved size, or repair Windows' start from a Windows medium (bcdboot).": 'Restaurez sur un disque de la taille sauvegardée, ou réparez le démarrage de Windows depuis un support Windows (bcdboot).',
 }

@@ -195,7 +195,7 @@ def test_a_moved_ntfs_partition_knows_its_new_start(tmp_path: Path, blank_disk: 
             assert {(r.signature, r.offset) for r in refs} == {(disk_signature(target),
                                                                 start * 512)}
     if label == "dos":
-        assert "Check that Windows' boot configuration" in plan.stdout
+        assert "Check Windows' boot configuration (BCD)" in plan.stdout
 
 
 def test_a_boot_configuration_naming_a_moved_partition_fails_the_restore(
