@@ -170,8 +170,9 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     if "sector-size" in header or sector != 512:
         header["sector-size"] = str(sector)
     fitted = SfTable(header, sorted(out, key=lambda e: e.number))
+    # the first partition keeps its start anyway: only the others are worth saying
     return Fitted(fitted, changes, layout, same=False,
-                  kept_starts=sorted(e.number for e in pinned))
+                  kept_starts=sorted(e.number for e in pinned if e is not entries[0]))
 
 
 def _resizable(entry: SfEntry, needs: dict[int, PartNeed]) -> bool:
