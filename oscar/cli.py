@@ -703,8 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
     def boot_menu_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--default", help=_("entry started after the timeout: an id shown by "
                                            "--dry-run (windows-1, linux-2...) or 'first'"))
-        p.add_argument("--timeout", type=bounded_int(0, 3600),
-                       help=_("seconds before the default entry starts"))
+        # checked by the installer, with its hint (0 to 600)
+        p.add_argument("--timeout", type=int, help=_("seconds before the default entry starts"))
         p.add_argument("--backup", help=_("backup restaure uses (default: the newest of the "
                                           "PC; '' to go back to that)"))
         p.add_argument("--lang", choices=("fr", "en"), help=_("language of OSCAR and restaure"))
