@@ -1048,6 +1048,8 @@ FR = {
     "Check Windows' boot configuration (BCD) against the partitions": 'Vérifier la configuration de démarrage de Windows (BCD) et les partitions',
     "The partitions were restored, but Windows' boot configuration names a partition at byte {offset}, where none starts now: Windows will not start (0xc000000e).": "Les partitions ont été restaurées, mais la configuration de démarrage de Windows désigne une partition à l'octet {offset}, où aucune ne commence maintenant : Windows ne démarrera pas (0xc000000e).",
     "Restore onto a disk of the saved size, or repair Windows' start from a Windows medium (bcdboot).": 'Restaurez sur un disque de la taille sauvegardée, ou réparez le démarrage de Windows depuis un support Windows (bcdboot).',
+    'no answer: left out of the multicast, it catches up by HTTP once back': 'pas de réponse : sorti du multicast, il rattrape en HTTP à son retour',
+    'no answer, left out: {addresses}': 'pas de réponse, laissé(s) de côté : {addresses}',
 }
 
 

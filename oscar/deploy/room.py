@@ -103,6 +103,14 @@ class Room:
             self.changed.notify_all()
             return True
 
+    def note(self, ip: str, text: str) -> None:
+        """What the server learnt about a client at work (shown in its row's error column)."""
+        with self._lock:
+            for client in self.clients.values():
+                if client.ip == ip and not client.final:
+                    client.error = text[:500]
+            self.changed.notify_all()
+
     def mark_lost(self, now: float | None = None) -> list[Client]:
         now = now or time.time()
         lost = []

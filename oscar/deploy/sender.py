@@ -204,8 +204,12 @@ class Sender:
             return _("Waiting for the clients: {ready}/{wanted} ready").format(
                 ready=ready, wanted=self.opts.clients)
         if self.phase == "sending":
-            return _("Multicast: {percent:.0f} % sent").format(
+            line = _("Multicast: {percent:.0f} % sent").format(
                 percent=100 * self.sent / max(self.total, 1))
+            if self.dropped_addresses:
+                line += " — " + _("no answer, left out: {addresses}").format(
+                    addresses=", ".join(sorted(self.dropped_addresses)))
+            return line
         clients = self.room.snapshot()
         if any(c.mode == "http" and not c.final for c in clients):
             return _("Serving the clients that catch up (HTTP)")
@@ -284,9 +288,11 @@ class Sender:
         if number is not None:
             # the others go on; that client is told to catch up by HTTP when it reports
             address = self.receiver_numbers.get(number, "?")
-            # the log keeps udpcast's words; the console shows the client's row change
+            # the log keeps udpcast's words; the console shows it in the client's row
             log.info("udpcast: %s (%s) dropped: it stopped answering", address, line)
             self.dropped_addresses.add(address)
+            self.room.note(address, _("no answer: left out of the multicast, it catches up "
+                                      "by HTTP once back"))
 
     def _write_report(self, report: Report) -> None:
         logs = self.folder / "logs"

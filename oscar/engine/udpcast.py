@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 # A receiver that misses this many acknowledgement requests is dropped and the room goes on
-# (udpcast's default, 200, stalls the room for minutes behind a dead PC).
-RETRIES_UNTIL_DROP = 10
+# (udpcast's default, 200, stalls the room for minutes behind a dead PC; each request waits
+# about 1 s; 10 also dropped healthy receivers busy writing their disk on 2 cores).
+RETRIES_UNTIL_DROP = 30
 
 
 def sender_argv(interface: str, portbase: int, min_receivers: int, max_wait: int,
