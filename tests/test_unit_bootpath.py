@@ -156,3 +156,22 @@ def test_bcd_partition_devices_read_as_windows_writes_them() -> None:
     gpt[0x34] = 0  # GPT: named by GUID, not by offset
     assert bcd.parse_device(bytes(gpt)) is None
     assert bcd.parse_device(b"\x05" * 0x58) is None and bcd.parse_device(b"") is None
+
+
+def test_a_damaged_bcd_is_an_error_and_prints_no_traceback(tmp_path: Path) -> None:
+    """A file that is not a hive (a damaged BCD): an exception the caller handles, and no
+    traceback printed by the binding's destructor on the console."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    bad = tmp_path / "BCD"
+    bad.write_bytes(b"regf" + bytes(range(256)) * 16)
+    code = ("from pathlib import Path\nfrom oscar.engine import bcd\n"
+            f"try:\n    bcd.mbr_references(Path({str(bad)!r}))\n"
+            "except RuntimeError:\n    print('refused')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.stdout.strip() == "refused", result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import hivex
+from oscar.engine.registry import Hive
 
 PARTITION_DEVICE = 6
 MBR_STYLE = 1
@@ -55,7 +55,7 @@ def mbr_device(signature: int, offset: int) -> bytes:
 
 def mbr_references(store: Path) -> list[MbrPartitionRef]:
     """Every MBR partition the BCD store at ``store`` names."""
-    h = hivex.Hivex(str(store))
+    h = Hive(str(store))
     objects = h.node_get_child(h.root(), "Objects")
     found: list[MbrPartitionRef] = []
     if not objects:

@@ -13,6 +13,15 @@ REG_SZ = 1
 REG_DWORD = 4
 
 
+class Hive(hivex.Hivex):  # type: ignore[misc]
+    """hivex.Hivex, quiet about a file that is not a hive: the binding's constructor raises
+    before it has a handle, and its destructor then prints a traceback on the console."""
+
+    def __del__(self) -> None:
+        if hasattr(self, "_o"):
+            super().__del__()
+
+
 def _sz(text: str) -> bytes:
     return (text + "\0").encode("utf-16-le")
 
@@ -38,7 +47,7 @@ def _set(h: Any, path: str, values: dict[str, tuple[int, bytes]]) -> None:
 def build_system_hive(seed: Path, target: Path, *, computer_name: str, workgroup: str) -> None:
     """A SYSTEM hive with the keys Windows keeps the computer name and TCP/IP names in."""
     shutil.copyfile(seed, target)
-    h = hivex.Hivex(str(target), write=True)
+    h = Hive(str(target), write=True)
     _set(h, "Select", {"Current": (REG_DWORD, _dword(1)), "Default": (REG_DWORD, _dword(1))})
     _set(h, "ControlSet001\\Control\\ComputerName\\ComputerName",
          {"ComputerName": (REG_SZ, _sz(computer_name))})
@@ -55,7 +64,7 @@ def build_system_hive(seed: Path, target: Path, *, computer_name: str, workgroup
 
 def build_software_hive(seed: Path, target: Path) -> None:
     shutil.copyfile(seed, target)
-    h = hivex.Hivex(str(target), write=True)
+    h = Hive(str(target), write=True)
     _set(h, "Microsoft\\Windows NT\\CurrentVersion",
          {"ProductName": (REG_SZ, _sz("Windows 10 Education")),
           "ProductId": (REG_SZ, _sz("00328-10000-00001-AA123")),
@@ -66,7 +75,7 @@ def build_software_hive(seed: Path, target: Path) -> None:
 
 def _value(hive: Path, path: str, key: str) -> tuple[Any, Any] | None:
     """The hive and the value ``key`` of the key at ``path`` (backslash-separated), if any."""
-    h = hivex.Hivex(str(hive))
+    h = Hive(str(hive))
     node = h.root()
     for part in path.split("\\"):
         node = h.node_get_child(node, part)
@@ -89,7 +98,7 @@ def read_dword(hive: Path, path: str, key: str) -> int | None:
 def set_values(hive: Path, values: dict[str, dict[str, str | int]]) -> None:
     """Write string (REG_SZ) and integer (REG_DWORD) values, keys made as needed, committed in
     place: {"ControlSet001\\\\Control\\\\ComputerName\\\\ComputerName": {"ComputerName": "PC"}}."""
-    h = hivex.Hivex(str(hive), write=True)
+    h = Hive(str(hive), write=True)
     for path, items in values.items():
         _set(h, path, {key: (REG_SZ, _sz(value)) if isinstance(value, str)
                        else (REG_DWORD, _dword(value)) for key, value in items.items()})
