@@ -146,12 +146,13 @@ def damaged(folder: Path, exc: Damaged) -> ManifestDamaged:
     return damaged_field(folder, exc.field, exc.reason)
 
 
-def damaged_field(folder: Path, field_name: str, reason: str) -> ManifestDamaged:
+def damaged_field(folder: Path, field_name: str, reason: str,
+                  hint: str | None = None) -> ManifestDamaged:
     """The error for one wrong field (or file) of the backup in ``folder``."""
     detail = f"{safetext.shown(field_name)}: {reason}"
     return ManifestDamaged(
         _("The backup {folder} is damaged: {detail}").format(folder=folder, detail=detail),
-        _("Do not use it: restore another backup, or save again."), detail)
+        hint or _("Do not use it: restore another backup, or save again."), detail)
 
 
 # -- the typed reader -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from oscar import (
     clonezilla,
     disklock,
     imagewrite,
+    manifest,
     methods,
     oplog,
     probe,
@@ -256,15 +257,16 @@ class Restorer:
         """The table files the manifest lists (a name it does not list is never read: only
         listed files are covered by the checksums). ``check``: each file's bytes, read now,
         must be the ones verified (what is written to the disk is what was checked)."""
+        def damaged(field_name: str, reason: str) -> BackupInvalid:
+            return manifest.damaged_field(self.folder, field_name, reason, _(
+                "Restore without --with-table, or restore another backup."))
+
         def read(suffix: str, *, required: bool) -> bytes | None:
             name = self.man.table_file(suffix)
             if name is None:
                 if required:
-                    raise BackupInvalid(
-                        _("The backup {folder} is damaged: {detail}").format(
-                            folder=self.folder, detail="table_files: " + _("no {file}").format(
-                                file=f"{self.man.source['name']}{suffix}")),
-                        _("Restore without --with-table, or restore another backup."))
+                    raise damaged("table_files", _("no {file}").format(
+                        file=f"{self.man.source['name']}{suffix}"))
                 return None
             data = read_limited(self.folder / name, TABLE_FILE_MAX)
             if check and checksums.digest(data) != self.sums.get(name):
@@ -276,19 +278,13 @@ class Restorer:
         mbr = read("-mbr", required=True)
         assert sf_text is not None and mbr is not None
         if len(mbr) != ptable.MBR_SIZE:
-            raise BackupInvalid(
-                _("The backup {folder} is damaged: {detail}").format(
-                    folder=self.folder, detail=f"{self.man.source['name']}-mbr: " + _(
-                        "not {n} bytes").format(n=ptable.MBR_SIZE)),
-                _("Restore without --with-table, or restore another backup."))
+            raise damaged(f"{self.man.source['name']}-mbr",
+                          _("not {n} bytes").format(n=ptable.MBR_SIZE))
         try:
             table = ptable.parse_sf(sf_text.decode("utf-8"))
         except (UnicodeDecodeError, OscarError) as exc:
-            raise BackupInvalid(
-                _("The backup {folder} is damaged: {detail}").format(
-                    folder=self.folder, detail=f"{self.man.source['name']}-pt.sf: " + _(
-                        "not a partition table")),
-                _("Restore without --with-table, or restore another backup.")) from exc
+            raise damaged(f"{self.man.source['name']}-pt.sf",
+                          _("not a partition table")) from exc
         return ptable.SavedTable(table, mbr, read("-hidden-data-after-mbr", required=False))
 
     def _fit(self, saved: ptable.SfTable) -> fit.Fitted:

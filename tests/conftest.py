@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +51,20 @@ def flip_a_byte(image: Path) -> None:
         byte = fh.read(1)
         fh.seek(-1, 1)
         fh.write(bytes([byte[0] ^ 1]))
+
+
+def copy_backup(store: Path, source: str, name: str) -> Path:
+    """A copy of backup ``source`` as ``name`` in the same store, to damage in a test."""
+    target = store / name
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(store / source, target)
+    return target
+
+
+def reseal(folder: Path) -> None:
+    """Recompute B2SUMS over the changed files, so that only OSCAR's deeper checks (its own
+    reading of headers and manifests) can catch the damage."""
+    sh("sh", "-c", "b2sum $(ls | grep -v '^B2SUMS$') > B2SUMS", cwd=str(folder))
 
 
 def hash_device(path: str) -> str:

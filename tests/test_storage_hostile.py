@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from oscar import lab as labmod
-from tests.conftest import LabDisks, hash_device, make_lab, oscar, release_mount, sh
+from tests.conftest import LabDisks, hash_device, make_lab, oscar, release_mount, reseal, sh
+from tests.conftest import copy_backup as conftest_copy_backup
 
 pytestmark = pytest.mark.storage
 
@@ -33,15 +34,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
 
 
 def copy_backup(lab: LabDisks, source: str, name: str) -> Path:
-    target = lab.store / name
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(lab.store / source, target)
-    return target
-
-
-def reseal(folder: Path) -> None:
-    """B2SUMS made again over the changed files: only OSCAR's own reading can refuse them."""
-    sh("sh", "-c", "b2sum $(ls | grep -v '^B2SUMS$') > B2SUMS", cwd=str(folder))
+    return conftest_copy_backup(lab.store, source, name)
 
 
 def edit_manifest(folder: Path, change: Callable[[dict[str, object]], None]) -> None:

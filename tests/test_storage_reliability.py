@@ -26,9 +26,11 @@ from tests.conftest import (
     hibernated_windows,
     make_lab,
     oscar,
+    reseal,
     sh,
     snapshot_partition,
 )
+from tests.conftest import copy_backup as conftest_copy_backup
 
 pytestmark = pytest.mark.storage
 MIB = 1 << 20
@@ -44,15 +46,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabDisks]:
 
 
 def copy_backup(lab: LabDisks, name: str) -> Path:
-    target = lab.store / name
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(lab.store / "base", target)
-    return target
-
-
-def reseal(folder: Path) -> None:
-    """Recompute B2SUMS so that only OSCAR's deeper checks can catch the damage."""
-    sh("sh", "-c", "b2sum $(ls | grep -v '^B2SUMS$') > B2SUMS", cwd=str(folder))
+    return conftest_copy_backup(lab.store, "base", name)
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
