@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oscar import run  # noqa: E402
+from oscar.core import run  # noqa: E402
+from oscar.core.errors import OscarError  # noqa: E402
 from oscar.engine import grubcfg  # noqa: E402
-from oscar.errors import OscarError  # noqa: E402
 
 log = logging.getLogger("oscar.image")
 SUITE = "bookworm"
@@ -171,20 +171,39 @@ def step_configure(b: Build) -> None:
     (r / "etc/systemd/system/lighttpd.service").symlink_to("/dev/null")
 
 
+def build_wheel(dest: Path) -> Path:
+    """The oscar wheel, built from a copy of the package with its French catalogue compiled:
+    the live image installs it as `pip install` would, menus and templates as package data."""
+    source = dest / "source"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copytree(ROOT / "oscar", source / "oscar",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo"))
+    for po in (source / "oscar/data/locale").glob("*/LC_MESSAGES/*.po"):
+        run.run(["msgfmt", "-c", "-o", str(po.with_suffix(".mo")), str(po)])
+    for old in dest.glob("oscar-*.whl"):
+        old.unlink()
+    run.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+             "--no-build-isolation", "--disable-pip-version-check", "-w", str(dest), str(source)])
+    shutil.rmtree(source)
+    return next(dest.glob("oscar-*.whl"))
+
+
 def step_oscar(b: Build) -> None:
-    """The oscar package, its menus, GRUB templates and catalogues, and the `oscar` command."""
-    target = b.rootfs / "opt/oscar"
-    target.mkdir(parents=True)
-    shutil.copytree(ROOT / "oscar", target / "oscar",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(ROOT / "menus", target / "menus")
-    shutil.copytree(ROOT / "grub", target / "grub")  # the boot menu templates (oscar install)
-    mo = target / "oscar/locale/fr/LC_MESSAGES/oscar.mo"
-    run.run(["msgfmt", "-o", str(mo), str(mo.with_suffix(".po"))])
+    """The oscar package installed from its wheel (menus, GRUB templates and catalogues inside
+    it) into Debian's python3 path, and the `oscar` command."""
+    wheel = build_wheel(b.work / "wheel")
+    site = b.rootfs / "usr/lib/python3/dist-packages"
+    run.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+             "--disable-pip-version-check", "--target", str(site), str(wheel)])
+    # pip's own launcher names the build machine's interpreter; the image's is /usr/bin/python3.
+    shutil.rmtree(site / "bin", ignore_errors=True)
     wrapper = b.rootfs / "usr/local/bin/oscar"
-    wrapper.write_text('#!/bin/sh\nPYTHONPATH=/opt/oscar exec /usr/bin/python3 -m oscar "$@"\n')
+    wrapper.write_text('#!/bin/sh\nexec /usr/bin/python3 -m oscar "$@"\n')
     wrapper.chmod(0o755)
-    in_chroot(b.rootfs, "/usr/bin/python3", "-m", "compileall", "-q", "/opt/oscar/oscar")
+    in_chroot(b.rootfs, "/usr/bin/python3", "-m", "compileall", "-q",
+              "/usr/lib/python3/dist-packages/oscar")
 
 
 def step_initramfs(b: Build) -> None:

@@ -1,3 +1,3 @@
-from oscar.cli import main
+from oscar.ui.cli.main import main
 
 raise SystemExit(main())

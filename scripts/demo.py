@@ -11,9 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oscar import lab  # noqa: E402
-from oscar.devices import partition_path  # noqa: E402
+from oscar.disks.devices import partition_path  # noqa: E402
 from oscar.engine.mount import mounted  # noqa: E402
+from oscar.ops import lab  # noqa: E402
 
 DATA_MB = int(os.environ.get("OSCAR_DEMO_DATA_MB", "300"))
 

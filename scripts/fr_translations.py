@@ -1069,6 +1069,6 @@ def render() -> str:
 if __name__ == "__main__":
     from pathlib import Path
 
-    target = Path(__file__).resolve().parents[1] / "oscar/locale/fr/LC_MESSAGES/oscar.po"
+    target = Path(__file__).resolve().parents[1] / "oscar/data/locale/fr/LC_MESSAGES/oscar.po"
     target.write_text(render(), encoding="utf-8")
     print(f"wrote {target} ({len(FR)} messages)")

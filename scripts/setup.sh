@@ -8,7 +8,7 @@ APT_PACKAGES=(
   fsarchiver partclone ntfs-3g fdisk gdisk parted util-linux mount e2fsprogs dosfstools mtools
   zstd pigz attr psmisc procps coreutils
   # the Python runtime the boot image ships
-  python3 python3-venv python3-pip python3-urwid python3-pyudev python3-parted
+  python3 python3-venv python3-pip python3-wheel python3-setuptools python3-urwid python3-pyudev python3-parted
   python3-paramiko python3-jinja2 python3-yaml python3-hivex python3-cffi-backend libhivex-bin
   python3-scapy
   # property-based tests of the parsers and the escaping (hostile input)
@@ -63,7 +63,7 @@ if ! .venv/bin/python -c 'import pytest, mypy, ruff' 2>/dev/null; then
 fi
 
 # Compiled French catalogue.
-msgfmt -c -o oscar/locale/fr/LC_MESSAGES/oscar.mo oscar/locale/fr/LC_MESSAGES/oscar.po
+msgfmt -c -o oscar/data/locale/fr/LC_MESSAGES/oscar.mo oscar/data/locale/fr/LC_MESSAGES/oscar.po
 
 # Loop devices: the kernel may need its module, and a fresh container may lack the nodes.
 modprobe loop 2>/dev/null || true

@@ -19,17 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oscar import checksums, config, i18n, manifest  # noqa: E402
-from oscar.deploy.report import render_table  # noqa: E402
-from oscar.deploy.room import Room  # noqa: E402
-from oscar.devices import Disk, Partition  # noqa: E402
-from oscar.errors import BackupInvalid  # noqa: E402
-from oscar.manifest import Manifest, PartEntry  # noqa: E402
-from oscar.tui import actions, widgets  # noqa: E402
-from oscar.tui.app import App, Screen  # noqa: E402
-from oscar.tui.context import Context  # noqa: E402
-from oscar.tui.main import ask_password  # noqa: E402
-from oscar.tui.restaure import RestaureFlow  # noqa: E402
+from oscar.backups import checksums, manifest  # noqa: E402
+from oscar.backups.manifest import Manifest, PartEntry  # noqa: E402
+from oscar.core import config, i18n  # noqa: E402
+from oscar.core.errors import BackupInvalid  # noqa: E402
+from oscar.disks.devices import Disk, Partition  # noqa: E402
+from oscar.net.deploy.report import render_table  # noqa: E402
+from oscar.net.deploy.room import Room  # noqa: E402
+from oscar.ui.tui import actions, widgets  # noqa: E402
+from oscar.ui.tui.app import App, Screen  # noqa: E402
+from oscar.ui.tui.context import Context  # noqa: E402
+from oscar.ui.tui.flows.restaure import RestaureFlow  # noqa: E402
+from oscar.ui.tui.main import ask_password  # noqa: E402
 
 GB = 1_000_000_000
 MIB = 1 << 20

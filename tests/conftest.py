@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 # Tests read messages in English; the French catalogue has its own test.
 os.environ["OSCAR_LANG"] = "en"
 
-from oscar import lab as labmod  # noqa: E402
-from oscar.devices import partition_path  # noqa: E402
+from oscar.disks.devices import partition_path  # noqa: E402
 from oscar.engine.mount import mounted  # noqa: E402
+from oscar.ops import lab as labmod  # noqa: E402
 
 LAB_SIZE = 1 << 30
 LAB_DATA_MB = 40

@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from oscar.tui import actions
-from oscar.tui.app import App
-from oscar.tui.context import Context
+from oscar.ui.tui import actions
+from oscar.ui.tui.app import App
+from oscar.ui.tui.context import Context
 
 
 def show(name: str, text: str) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 import time
 
-from oscar import bootinstall
-from oscar.tui import actions
-from oscar.tui.app import App
-from oscar.tui.context import Context
+from oscar.ops import bootinstall
+from oscar.ui.tui import actions
+from oscar.ui.tui.app import App
+from oscar.ui.tui.context import Context
 
 
 def show(name: str, text: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
 from oscar.engine.mount import mounted
 from tests.conftest import (
     LAB_SIZE,
@@ -537,7 +537,7 @@ def test_oscar_deploie_personalises_each_client_from_the_clients_file(room: Room
     its SYSTEM hive and its Linux, and its address; the third is left as deployed and the
     report names its MAC."""
     from oscar.engine import registry
-    from oscar.personalise import linux, windows
+    from oscar.ops.personalise import linux, windows
 
     macs = {i: json.loads(sh("ip", "-n", room.bed.host(i), "-json", "link", "show",
                              "eth0").stdout)[0]["address"] for i in (1, 2, 3)}
@@ -583,7 +583,7 @@ def test_a_generalized_image_is_personalised_by_unattend_xml(room: Room) -> None
     import xml.etree.ElementTree as ET
 
     from oscar.engine import registry
-    from oscar.personalise import windows
+    from oscar.ops.personalise import windows
 
     win_dev = partition_path(room.lab.model, 1)
     with mounted(win_dev, "ntfs", readonly=True) as win:

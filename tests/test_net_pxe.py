@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar.pxe import dhcpprobe
+from oscar.net.pxe import dhcpprobe
 from tests.netbed import PYTHON, ROOT, Netbed, netbed
 
 pytestmark = pytest.mark.net

@@ -15,7 +15,7 @@ from typing import cast
 
 import pytest
 
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
 from oscar.engine.mount import mounted
 from tests.conftest import LabDisks, hash_device, make_lab, oscar, sh
 
@@ -289,9 +289,10 @@ def test_grub_through_the_menu_asks_a_password_then_installs(
         tmp_path: Path, live: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outils → GRUB on a PC without a password yet: the password typed twice (a mismatch
     first), the plan with the systems found, then the menu."""
-    from oscar import bootinstall, config, i18n
-    from oscar.tui.app import App
-    from oscar.tui.main import build
+    from oscar.core import config, i18n
+    from oscar.ops import bootinstall
+    from oscar.ui.tui.app import App
+    from oscar.ui.tui.main import build
 
     monkeypatch.setenv("OSCAR_LANG", "fr")
     monkeypatch.setenv("OSCAR_CONFIG", str(tmp_path / "oscar.yaml"))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
 from oscar.engine import bcd
 from oscar.engine.mount import mounted
+from oscar.ops import lab as labmod
 from tests.conftest import LAB_SIZE, LabDisks, make_lab, oscar, sh
 
 pytestmark = pytest.mark.storage

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
 from oscar.engine.mount import mounted
+from oscar.ops import lab as labmod
 from tests.conftest import flip_a_byte, fs_clean, hash_device, oscar, sh, snapshot_partition
 
 pytestmark = pytest.mark.storage

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
 from oscar.engine.mount import mounted
+from oscar.ops import lab as labmod
 from tests.conftest import fs_clean, oscar, sh
 
 pytestmark = pytest.mark.storage

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
+from oscar.ops import lab as labmod
 from tests.conftest import LabDisks, hash_device, make_lab, oscar, release_mount, reseal, sh
 from tests.conftest import copy_backup as conftest_copy_backup
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
 from oscar.engine import registry
 from oscar.engine.mount import mounted
-from oscar.personalise import linux, windows
+from oscar.ops.personalise import linux, windows
 from tests.conftest import (
     LabDisks,
     fs_clean,
@@ -162,8 +162,8 @@ def test_tools_menu_personalises_after_showing_the_files_problems(lab: LabDisks,
     right file and MAC → plan → Confirm → the result names what changed."""
     import urwid
 
-    from oscar.tui.app import App
-    from oscar.tui.main import build
+    from oscar.ui.tui.app import App
+    from oscar.ui.tui.main import build
     from tests.test_storage_tui import choose
 
     def fill(values: list[str]) -> None:

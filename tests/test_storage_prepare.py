@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar import oscarpart, probe
+from oscar.backups import oscarpart
+from oscar.disks import probe
 from tests.conftest import LabDisks, fs_clean, hash_device, oscar, sh
 
 pytestmark = pytest.mark.storage

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
-from oscar.progress import NullProgress
-from oscar.restore import RestoreOptions, Restorer
-from oscar.store import Store
+from oscar.backups.store import Store
+from oscar.core.progress import NullProgress
+from oscar.ops import lab as labmod
+from oscar.ops.restore.restorer import RestoreOptions, Restorer
 from tests.conftest import (
     ROOT,
     LabDisks,
@@ -323,7 +323,7 @@ def test_swapped_disk_order_changes_nothing(lab: LabDisks, tmp_path: Path) -> No
     a, b = labmod.attach_image(a_img), labmod.attach_image(b_img)
     attached = [a, b]
     try:
-        from oscar import probe
+        from oscar.disks import probe
 
         disk_a = probe.resolve_disk(a, store_paths=[str(lab.store)])
         restorer = Restorer(disk_a, Store(lab.store), RestoreOptions("base", with_table=True),

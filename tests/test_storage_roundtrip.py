@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from oscar.store import Store
+from oscar.backups.store import Store
 from tests.conftest import SECOND, LabDisks, fs_clean, hash_device, make_lab, oscar, sh, snapshot_partition
 
 pytestmark = pytest.mark.storage

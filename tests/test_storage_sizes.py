@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
+from oscar.ops import lab as labmod
 from tests.conftest import (
     LAB_SIZE,
     ROOT,

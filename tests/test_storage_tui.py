@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +12,16 @@ import pytest
 import urwid
 import yaml
 
-from oscar import config, i18n
-from oscar import lab as labmod
+from oscar.backups.store import Store
+from oscar.core import config, i18n
 from oscar.engine.mount import mounted
-from oscar.store import Store
-from oscar.tui import widgets
-from oscar.tui.app import App
-from oscar.tui.main import build
-from oscar.tui.restaure import RestaureFlow
+from oscar.ops import lab as labmod
+from oscar.ui.tui import widgets
+from oscar.ui.tui.app import App
+from oscar.ui.tui.flows.restaure import RestaureFlow
+from oscar.ui.tui.main import build
 from tests.conftest import ROOT, LabDisks, fs_clean, hash_device, make_lab, oscar, sh, snapshot_partition
+from tests.tmux import Tmux
 
 pytestmark = pytest.mark.storage
 
@@ -211,64 +208,6 @@ def test_restaure_without_backup_says_so_plainly(lab: LabDisks, tmp_path: Path) 
 
 
 # -- End to end: the real program in tmux, 80x24, keys sent as a person types them. ---------
-class Tmux:
-    def __init__(self, tmp: Path, argv: list[str], env: dict[str, str]) -> None:
-        self.socket = f"oscar-test-{tmp.name}"
-        environment = [f"{k}={v}" for k, v in env.items()]
-        sh("tmux", "-L", self.socket, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24",
-           "env", *environment, sys.executable, "-m", "oscar", *argv)
-
-    def screen(self) -> str:
-        result = sh("tmux", "-L", self.socket, "capture-pane", "-p", "-t", "e2e", check=False)
-        return result.stdout
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            sh("tmux", "-L", self.socket, "send-keys", "-t", "e2e", key)
-            time.sleep(0.15)
-
-    def type(self, text: str) -> None:
-        sh("tmux", "-L", self.socket, "send-keys", "-t", "e2e", "-l", text)
-        time.sleep(0.2)
-
-    def wait_for(self, text: str, timeout: float = 120) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
-
-    def focus_line(self, text: str, tries: int = 30) -> None:
-        for _try in range(tries):
-            if any(line.startswith(">") and text in line for line in self.screen().splitlines()):
-                return
-            self.keys("Down")
-        raise AssertionError(f"no focused line with {text!r}:\n{self.screen()}")
-
-    def alive(self) -> bool:
-        return sh("tmux", "-L", self.socket, "has-session", "-t", "e2e", check=False).returncode == 0
-
-    def close(self) -> None:
-        panes = sh("tmux", "-L", self.socket, "list-panes", "-s", "-F", "#{pane_pid}", check=False)
-        sh("tmux", "-L", self.socket, "kill-server", check=False)
-        # the program in the pane gets SIGHUP: wait until it is gone, or it keeps the store busy
-        for pid in (int(p) for p in panes.stdout.split()):
-            for _try in range(50):
-                if not _alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 def tui_env(tmp_path: Path, **settings: object) -> dict[str, str]:
@@ -375,7 +314,7 @@ def partitioned_disk(blank_disk: object) -> str:
 
 
 def test_block_events_report_a_plugged_disk(blank_disk: object) -> None:
-    from oscar.hotplug import BlockEvents
+    from oscar.disks.hotplug import BlockEvents
 
     events = BlockEvents()
     try:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
 from oscar.engine import layout
 from oscar.engine.mount import mounted
+from oscar.ops import lab as labmod
 from tests.conftest import (
     ROOT,
     LabDisks,
@@ -295,9 +295,10 @@ def test_refusals_write_nothing(blank_disk: Callable[..., str], live: Path,
 def test_a_small_disk_laid_out_through_the_menu(blank_disk: Callable[..., str], live: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path) -> None:
-    from oscar import bootinstall, config
-    from oscar.tui.app import App
-    from oscar.tui.main import build
+    from oscar.core import config
+    from oscar.ops import bootinstall
+    from oscar.ui.tui.app import App
+    from oscar.ui.tui.main import build
     from tests.test_storage_tui import choose
 
     disk = blank_disk(8 * GIB, "key")
@@ -328,9 +329,9 @@ def test_a_small_disk_laid_out_through_the_menu(blank_disk: Callable[..., str], 
 def test_the_menu_asks_where_the_backups_are(usb: str, model: LabDisks) -> None:
     """With an OSCAR USB disk plugged in, Sauvegarde first asks where the backups go: the PC's
     OSCAR partition, OSCAR-SAVE or OSCAR-ECOLE; the one chosen is mounted and used."""
-    from oscar import config
-    from oscar.tui.app import App
-    from oscar.tui.main import build
+    from oscar.core import config
+    from oscar.ui.tui.app import App
+    from oscar.ui.tui.main import build
     from tests.test_storage_tui import choose
 
     oscar("usbdisk", "umount", "--disk", usb)

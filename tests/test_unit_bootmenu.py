@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from oscar import config
-from oscar.bootinstall import BootSettings, check_target, peak_growth, read_sums
-from oscar.devices import Disk, Partition
+from oscar.core import config
+from oscar.core.errors import OscarError, TargetRefused
+from oscar.disks.devices import Disk, Partition
 from oscar.engine import bootsystems, grubcfg, grubinstall
 from oscar.engine.bootsystems import BootSystem
-from oscar.errors import OscarError, TargetRefused
-from oscar.tui.main import pinned_backup
+from oscar.ops.bootinstall import BootSettings, check_target, peak_growth, read_sums
+from oscar.ui.tui.main import pinned_backup
 
 pytestmark = pytest.mark.unit
 UUID = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar import clonezilla
+from oscar.backups import clonezilla
 from oscar.engine import fit, ptable
 
 pytestmark = pytest.mark.unit
@@ -122,8 +122,8 @@ def test_gpt_partitions_move_freely() -> None:
 
 
 def test_kept_starts_are_the_ntfs_partitions_of_mbr_disks() -> None:
-    from oscar import retarget
-    from oscar.manifest import Manifest, PartEntry
+    from oscar.backups.manifest import Manifest, PartEntry
+    from oscar.ops.restore import retarget
 
     parts = [PartEntry(1, "sda1", MIB, 50 * MIB, "ntfs", None, None, None, "data"),
              PartEntry(2, "sda2", 51 * MIB, 500 * MIB, "ntfs", None, None, None, "data"),

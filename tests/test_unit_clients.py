@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar.errors import UsageError
-from oscar.personalise import clients
+from oscar.core.errors import UsageError
+from oscar.ops.personalise import clients
 
 pytestmark = pytest.mark.unit
 
@@ -148,8 +148,8 @@ def test_template_from_a_deployment_report_is_a_valid_clients_file() -> None:
 
 
 def test_the_deployment_report_says_who_was_personalised() -> None:
-    from oscar.deploy.report import Report
-    from oscar.deploy.room import NO_LINE, Room
+    from oscar.net.deploy.report import Report
+    from oscar.net.deploy.room import NO_LINE, Room
 
     room = Room()
     for mac in ("52:54:00:12:00:01", "52:54:00:12:00:02"):

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from oscar import checksums
-from oscar.deploy import beacon, procedures, stream
-from oscar.deploy.report import Report, render_table
-from oscar.deploy.room import LOST_AFTER, Room
-from oscar.deploy.sources import Counter, StreamSource
+from oscar.backups import checksums
+from oscar.backups.manifest import Manifest, PartEntry
+from oscar.core.errors import BackupInvalid, UsageError
 from oscar.engine import lighttpd, mkfs, netinfo, udpcast
-from oscar.errors import BackupInvalid, UsageError
-from oscar.manifest import Manifest, PartEntry
+from oscar.net.deploy import beacon, procedures, stream
+from oscar.net.deploy.report import Report, render_table
+from oscar.net.deploy.room import LOST_AFTER, Room
+from oscar.net.deploy.sources import Counter, StreamSource
 
 pytestmark = pytest.mark.unit
 
@@ -156,7 +156,7 @@ def test_table_and_report_render() -> None:
 
 def test_the_french_report_speaks_french(monkeypatch: pytest.MonkeyPatch) -> None:
     """The report's words come from the same catalogue as the live table."""
-    from oscar import i18n
+    from oscar.core import i18n
 
     monkeypatch.setenv("OSCAR_LANG", "fr")
     i18n.reset()

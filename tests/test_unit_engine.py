@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from oscar import oplog, run
+from oscar.core import oplog, run
+from oscar.core.errors import BackupInvalid, CommandFailed, TargetRefused
+from oscar.disks.probe import (
+    parse_blkid_export,
+    parse_dumpe2fs_used,
+    parse_ntfsresize_used,
+    parse_sfdisk_json,
+)
 from oscar.engine import compress, fsarchiver, imagehdr, ntfs, ntfsclone, partclone, ptable, scratch
-from oscar.errors import BackupInvalid, CommandFailed, TargetRefused
-from oscar.probe import parse_blkid_export, parse_dumpe2fs_used, parse_ntfsresize_used, parse_sfdisk_json
 
 pytestmark = pytest.mark.unit
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from oscar import clonezilla, retarget
-from oscar.devices import Disk
+from oscar.backups import clonezilla
+from oscar.backups.manifest import Manifest, PartEntry
+from oscar.core.errors import BackupInvalid, TargetRefused
+from oscar.disks.devices import Disk
 from oscar.engine import fit, fsresize
 from oscar.engine.ptable import parse_sf
-from oscar.errors import BackupInvalid, TargetRefused
-from oscar.manifest import Manifest, PartEntry
+from oscar.ops.restore import retarget
 
 pytestmark = pytest.mark.unit
 MIB = 1 << 20

@@ -16,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oscar import cli, manifest, safetext, store
-from oscar.errors import BackupInvalid, UsageError
-from oscar.personalise import clients as clients_file
-from oscar.personalise import files, linux, windows
-from oscar.personalise.clients import Client, Network
+from oscar.backups import manifest, store
+from oscar.core import safetext
+from oscar.core.errors import BackupInvalid, UsageError
+from oscar.ops.personalise import clients as clients_file
+from oscar.ops.personalise import files, linux, windows
+from oscar.ops.personalise.clients import Client, Network
+from oscar.ui.cli import main as cli
 from tests.conftest import oscar
 
 pytestmark = pytest.mark.unit
@@ -531,8 +533,8 @@ def test_probe_with_a_missing_store_says_so() -> None:
 def test_the_menu_shows_an_error_screen_and_goes_on() -> None:
     import urwid
 
-    from oscar.tui import widgets
-    from oscar.tui.app import App, Screen
+    from oscar.ui.tui import widgets
+    from oscar.ui.tui.app import App, Screen
 
     app = App(headless=True)
 

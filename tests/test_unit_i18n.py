@@ -11,11 +11,12 @@ import sys
 
 import pytest
 
-from oscar import i18n, menus
+from oscar.core import i18n
+from oscar.ui.tui import menus
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
-PO = ROOT / "oscar/locale/fr/LC_MESSAGES/oscar.po"
+PO = ROOT / "oscar/data/locale/fr/LC_MESSAGES/oscar.po"
 
 
 def messages_in_code() -> dict[str, str]:

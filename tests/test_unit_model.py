@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from oscar import checksums, store
-from oscar.devices import Disk, Partition, human_size, partition_path
-from oscar.errors import BackupInvalid, TargetRefused, UsageError
-from oscar.manifest import Manifest, PartEntry
-from oscar.progress import render_line
-from oscar.restore import check_target, selected_entries
-from oscar.save import SaveOptions, auto_method, select_partitions
-from oscar.store import check_name
+from oscar.backups import checksums, store
+from oscar.backups.manifest import Manifest, PartEntry
+from oscar.backups.store import check_name
+from oscar.core.errors import BackupInvalid, TargetRefused, UsageError
+from oscar.core.progress import render_line
+from oscar.disks.devices import Disk, Partition, human_size, partition_path
+from oscar.ops.restore.restorer import check_target, selected_entries
+from oscar.ops.save import SaveOptions, auto_method, select_partitions
 
 pytestmark = pytest.mark.unit
 GB = 1_000_000_000
@@ -138,7 +138,7 @@ def test_progress_line() -> None:
 
 
 def test_tools_named_before_work_starts() -> None:
-    from oscar.methods import tools_for
+    from oscar.backups.methods import tools_for
 
     def entry(fs: str, method: str, comp: str | None) -> PartEntry:
         return PartEntry(1, "sda1", 0, GB, fs, None, None, None, "data", method, comp, ["x"])

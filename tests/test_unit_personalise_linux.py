@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from oscar.personalise import clients, linux
+from oscar.ops.personalise import clients, linux
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab
 from oscar.engine import registry
-from oscar.personalise import clients, windows
+from oscar.ops import lab
+from oscar.ops.personalise import clients, windows
 
 pytestmark = pytest.mark.unit
 NS = {"u": "urn:schemas-microsoft-com:unattend"}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from oscar.devices import Disk, Partition
+from oscar.core.errors import TargetRefused
+from oscar.disks.devices import Disk, Partition
 from oscar.engine import layout
-from oscar.errors import TargetRefused
-from oscar.prepare import check_target, default_label
-from oscar.tui.prepare_flow import manual_editor
+from oscar.ops.prepare import check_target, default_label
+from oscar.ui.tui.flows.prepare import manual_editor
 
 pytestmark = pytest.mark.unit
 GB = 1_000_000_000
@@ -100,7 +100,7 @@ def test_saved_machine_description_round_trips() -> None:
 
 
 def test_one_writer_per_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from oscar import disklock
+    from oscar.disks import disklock
 
     monkeypatch.setenv("OSCAR_LOCK_DIR", str(tmp_path))
     disk = Disk("/dev/sdb", 500 * GB, serial="S1", model="M")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from scapy.layers.dhcp import BOOTP, DHCP
 
-from oscar import config, run
+from oscar.core import config, run
+from oscar.core.errors import OscarError, UsageError
 from oscar.engine import netinfo
-from oscar.errors import OscarError, UsageError
-from oscar.pxe import dhcpprobe, netboot, render
-from oscar.pxe.settings import PxeSettings, decide_mode, lease_range, parse_address
+from oscar.net.pxe import dhcpprobe, netboot, render
+from oscar.net.pxe.settings import PxeSettings, decide_mode, lease_range, parse_address
 
 pytestmark = pytest.mark.unit
 SCHOOL = dhcpprobe.Offer("10.0.0.2", "10.0.0.120", "", "10.0.0.2", "")
@@ -222,7 +222,7 @@ def test_parse_ip_json_keeps_the_prefix() -> None:
 
 
 def test_summary_says_mode_files_nfs_password_and_leases() -> None:
-    from oscar.pxe import summary
+    from oscar.net.pxe import summary
 
     assert summary.lines(None) == ["The network boot is not running."]
     running = summary.Running(settings("full", range_from="10.0.0.100", range_to="10.0.0.199",

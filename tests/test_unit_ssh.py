@@ -10,9 +10,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from oscar.errors import UsageError
-from oscar.sshremote import Remote, fingerprint, parse_url
-from oscar.sshtransfer import _Pace
+from oscar.core.errors import UsageError
+from oscar.net.ssh.remote import Remote, fingerprint, parse_url
+from oscar.net.ssh.transfer import _Pace
 
 pytestmark = pytest.mark.unit
 

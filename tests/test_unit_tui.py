@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import urwid
 
-from oscar import cancel, config, i18n, menus, run
-from oscar.errors import Aborted, BackupInvalid
-from oscar.tui import actions, widgets
-from oscar.tui.app import App, Screen
-from oscar.tui.main import build, restaure_requested
+from oscar.core import cancel, config, i18n, run
+from oscar.core.errors import Aborted, BackupInvalid
+from oscar.ui.tui import actions, menus, widgets
+from oscar.ui.tui.app import App, Screen
+from oscar.ui.tui.main import build, restaure_requested
 from tests.conftest import ROOT, oscar
 
 pytestmark = pytest.mark.unit
@@ -57,7 +57,7 @@ def test_every_action_resolves_and_every_submenu_exists() -> None:
 
 
 def test_every_item_has_help_in_both_languages() -> None:
-    catalog = i18n.parse_po((ROOT / "oscar/locale/fr/LC_MESSAGES/oscar.po").read_text("utf-8"))
+    catalog = i18n.parse_po((ROOT / "oscar/data/locale/fr/LC_MESSAGES/oscar.po").read_text("utf-8"))
     for menu in menus.load().values():
         for item in menu.items:
             assert len(item.help_id) > 40, item.key
@@ -252,7 +252,7 @@ def test_user_guides_show_every_menu_in_both_languages() -> None:
 
 def test_logs_screen_shows_the_end_of_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               french: None) -> None:
-    from oscar import oplog
+    from oscar.core import oplog
 
     log_file = tmp_path / "oscar.log"
     log_file.write_text("".join(f"2026-11-27 line {n}\n" for n in range(1000)))

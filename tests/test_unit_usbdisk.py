@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from oscar import usbstore
-from oscar.devices import Disk, Partition
+from oscar.backups import usbstore
+from oscar.core.errors import TargetRefused
+from oscar.disks.devices import Disk, Partition
 from oscar.engine import grubcfg, layout
-from oscar.errors import TargetRefused
-from oscar.usbdisk import check_target, describe
+from oscar.ops.usbdisk import check_target, describe
 
 pytestmark = pytest.mark.unit
 GB = 1_000_000_000

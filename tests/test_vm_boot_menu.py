@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
 from oscar.engine.mount import mounted
+from oscar.ops import lab as labmod
 from tests.conftest import LAB_DATA_MB, LAB_SIZE, OUT, fs_clean, oscar, sh, snapshot_partition
 from tests.vm import Qemu
 

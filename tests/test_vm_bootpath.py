@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
+from oscar.ops import lab as labmod
 from tests.conftest import oscar, sh
 from tests.netbed import netbed
 from tests.vm import Qemu

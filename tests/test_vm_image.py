@@ -55,7 +55,7 @@ UP = "\x1b[A"
 @pytest.fixture(scope="module")
 def protected_iso(iso: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same image with a menu password (only its PBKDF2 hash goes in)."""
-    from oscar import config
+    from oscar.core import config
 
     folder = tmp_path_factory.mktemp("protected")
     hash_file = folder / "hash"
@@ -108,7 +108,7 @@ def test_save_damage_restore_inside_the_booted_image(iso: Path, tmp_path: Path,
                                                      vm_log: Path) -> None:
     """The lab's model PC as the VM's virtio disk: saved onto its own OSCAR partition, damaged
     from the menu's shell, restored, the VM powered off from the menu; then checked here."""
-    from oscar import lab as labmod
+    from oscar.ops import lab as labmod
     from tests.conftest import LAB_DATA_MB, LAB_SIZE, fs_clean, snapshot_partition
 
     root = tmp_path / "lab"
@@ -191,7 +191,7 @@ def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Pat
                                                         vm_log: Path) -> None:
     """The boot menu's "restaure": no question but the countdown, the PC's newest backup from its
     own OSCAR partition back on the damaged partition, then a restart (qemu -no-reboot exits)."""
-    from oscar import lab as labmod
+    from oscar.ops import lab as labmod
     from tests.conftest import LAB_DATA_MB, LAB_SIZE, oscar, sh, snapshot_partition
 
     root = tmp_path / "lab"

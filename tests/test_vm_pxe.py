@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
+from oscar.ops import lab as labmod
 from tests.conftest import LAB_DATA_MB, LAB_SIZE, OUT, fs_clean, oscar, snapshot_partition
 from tests.netbed import PYTHON, ROOT, Netbed, netbed
 from tests.vm import Qemu

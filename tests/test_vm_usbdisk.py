@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from oscar import lab as labmod
-from oscar.devices import partition_path
+from oscar.disks.devices import partition_path
+from oscar.ops import lab as labmod
 from tests.conftest import LAB_DATA_MB, LAB_SIZE, OUT, oscar, sh
 from tests.vm import Qemu
 

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar import run
-from oscar.devices import Disk, Partition
+from oscar.core import run
+from oscar.core.errors import OscarError
+from oscar.disks.devices import Disk, Partition
 from oscar.engine import registry
-from oscar.errors import OscarError
 
 log = logging.getLogger("oscar.bootsystems")
 

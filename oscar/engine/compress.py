@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from oscar.errors import UsageError
-from oscar.i18n import _
+from oscar.core.errors import UsageError
+from oscar.core.i18n import _
 
 COMPRESSORS = ("zstd", "gzip", "none")
 # Clonezilla's suffixes, so its restore finds our images (and we find its).

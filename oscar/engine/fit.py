@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from oscar.devices import human_size
+from oscar.core.errors import TargetRefused
+from oscar.core.i18n import _
+from oscar.disks.devices import human_size
 from oscar.engine.ptable import GPT_BACKUP_SECTORS, GPT_PRIMARY_SECTORS, SfEntry, SfTable
-from oscar.errors import TargetRefused
-from oscar.i18n import _
 
 MIB = 1 << 20
 ALIGN = MIB

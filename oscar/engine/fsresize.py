@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from oscar import run
-from oscar.errors import OscarError
-from oscar.i18n import _
+from oscar.core import run
+from oscar.core.errors import OscarError
+from oscar.core.i18n import _
 
 RESIZABLE = ("ntfs", "ext2", "ext3", "ext4")
 _NTFS_MIN = re.compile(r"You might resize at (\d+) bytes")

@@ -11,14 +11,16 @@ from typing import Any
 
 import jinja2
 
-from oscar import __version__, run
-from oscar.errors import OscarError
-from oscar.i18n import _
+from oscar import __version__
+from oscar.core import run
+from oscar.core.errors import OscarError
+from oscar.core.i18n import _
+from oscar.data import GRUB_TEMPLATES
 
 # The templates ship beside the package (the source tree, /opt/oscar in the live system); a
 # school may use its own copy (OSCAR_GRUB_TEMPLATES): a copy that breaks the menu is caught
 # by check() before it replaces a working one.
-TEMPLATES = Path(__file__).resolve().parents[2] / "grub"
+TEMPLATES = GRUB_TEMPLATES
 SUPERUSER = "oscar"
 KERNEL_OPTIONS = "quiet console=tty0 console=ttyS0,115200n8"
 LIVE_PATH = "/boot/live"  # the live system's folder on the OSCAR partition

@@ -19,9 +19,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from oscar import run, tools
-from oscar.errors import ToolMissing
-from oscar.i18n import _
+from oscar.core import run, tools
+from oscar.core.errors import ToolMissing
+from oscar.core.i18n import _
 
 log = logging.getLogger("oscar.grubinstall")
 

@@ -10,8 +10,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from oscar.errors import BackupInvalid
-from oscar.i18n import _
+from oscar.core.errors import BackupInvalid
+from oscar.core.i18n import _
 
 PARTCLONE_MAGIC = b"partclone-image\x00"
 NTFSCLONE_MAGIC = b"\x00ntfsclone-image"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oscar.devices import human_size
-from oscar.errors import TargetRefused
-from oscar.i18n import _
+from oscar.core.errors import TargetRefused
+from oscar.core.i18n import _
+from oscar.disks.devices import human_size
 
 MIB = 1 << 20
 GIB = 1 << 30

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import jinja2
 
-from oscar import run
-from oscar.errors import CommandFailed
-from oscar.i18n import _
+from oscar.core import run
+from oscar.core.errors import CommandFailed
+from oscar.core.i18n import _
+from oscar.data import TEMPLATES as DATA_TEMPLATES
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = DATA_TEMPLATES
 
 
 def render_config(root: Path, address: str, port: int, pidfile: Path, errorlog: Path) -> str:

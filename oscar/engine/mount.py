@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from oscar import run
-from oscar.errors import CommandFailed
+from oscar.core import run
+from oscar.core.errors import CommandFailed
 
 
 @contextlib.contextmanager

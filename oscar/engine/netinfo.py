@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from oscar import run
-from oscar.errors import UsageError
-from oscar.i18n import _
+from oscar.core import run
+from oscar.core.errors import UsageError
+from oscar.core.i18n import _
 
 
 @dataclass(frozen=True)

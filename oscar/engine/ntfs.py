@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 
-from oscar import run
-from oscar.errors import OscarError
-from oscar.i18n import _
+from oscar.core import run
+from oscar.core.errors import OscarError
+from oscar.core.i18n import _
 
 # ntfs-3g.probe's exit codes (ntfs-3g's include/ntfs-3g/volume.h: NTFS_VOLUME_*).
 OK = 0

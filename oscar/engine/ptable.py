@@ -11,10 +11,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oscar import run
-from oscar.devices import Disk, partition_path
-from oscar.errors import OscarError, TargetRefused
-from oscar.i18n import _
+from oscar.core import run
+from oscar.core.errors import OscarError, TargetRefused
+from oscar.core.i18n import _
+from oscar.disks.devices import Disk, partition_path
 
 log = logging.getLogger("oscar.ptable")
 

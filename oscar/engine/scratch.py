@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from oscar import run
+from oscar.core import run
 
 log = logging.getLogger("oscar.scratch")
 PREFIX = ".oscar-scratch-"

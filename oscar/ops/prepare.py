@@ -1,0 +1,128 @@
+"""Préparer un disque: write an OSCAR layout (Windows, Linux or dual boot, with the OSCAR
+partition) onto a whole disk and format every partition. Plan → confirm → execute."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from oscar.core import run, tools
+from oscar.core.errors import TargetRefused
+from oscar.core.i18n import _
+from oscar.core.progress import Progress
+from oscar.disks import disklock, probe
+from oscar.disks.devices import Disk, human_size, partition_path
+from oscar.engine import layout, ptable
+from oscar.ops import plan as planning
+
+log = logging.getLogger("oscar.prepare")
+FSTYPE_TOOLS = {"ntfs": "mkfs.ntfs", "ext4": "mkfs.ext4", "swap": "mkswap", "vfat": "mkfs.vfat"}
+
+
+@dataclass
+class PrepareOptions:
+    layout: str
+    label: str = "dos"  # dos (MBR) or gpt
+
+
+def default_label(disk: Disk) -> str:
+    """MBR unless the disk is too big for it (2 TiB) or already GPT."""
+    return "gpt" if disk.pttype == "gpt" or disk.size > (2 << 40) else "dos"
+
+
+def check_target(disk: Disk) -> None:
+    """Every reason to refuse wiping this disk (pure)."""
+    if disk.is_boot_medium:
+        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
+                            _("Choose the PC's disk, not the OSCAR key or the live system."))
+    if disk.holds_store:
+        raise TargetRefused(_("{disk} holds the backup folder; preparing it would erase the "
+                              "backups.").format(disk=disk.path),
+                            _("Copy the backups elsewhere first, or choose another disk."))
+    busy = [p.path for p in disk.partitions if p.in_use]
+    if busy:
+        raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=busy[0]),
+                            _("Unmount it first."))
+
+
+class Preparer:
+    def __init__(self, disk: Disk, opts: PrepareOptions, progress: Progress) -> None:
+        check_target(disk)
+        self.disk = disk
+        self.opts = opts
+        self.progress = progress
+        self.parts = layout.plan(disk.size, opts.layout, opts.label)
+        self.plan = self._plan()
+
+    def _plan(self) -> planning.Plan:
+        d = self.disk
+        names = {"windows": _("Windows only"), "linux": _("Linux only"),
+                 "dualboot": _("Dual boot")}
+        plan = planning.Plan(_("Prepare {disk} for OSCAR ({layout})").format(
+            disk=d.path, layout=names[self.opts.layout]), d.identity, d.path, d.size)
+        plan.steps.append(planning.Step("write-table", _(
+            "Write a new partition table ({label}); every partition of the disk is erased").format(
+            label="GPT" if self.opts.label == "gpt" else "MBR"), writes=d.path))
+        for part in self.parts:
+            plan.steps.append(planning.Step(
+                "format", _("Format partition {n} as {fs} \"{label}\" ({size})").format(
+                    n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
+                writes=partition_path(d.path, part.number), params={"number": part.number}))
+        if d.partitions:
+            plan.warnings.append(_("the disk's {n} partitions and everything on them will be "
+                                   "lost").format(n=len(d.partitions)))
+        for existing in d.partitions:
+            if existing.label == "OSCAR":
+                plan.warnings.append(_("partition {n} is an OSCAR partition: the backups on it "
+                                       "will be lost too").format(n=existing.number))
+        return plan
+
+    def required_tools(self) -> list[str]:
+        return ["sfdisk", "partx", "blockdev", "wipefs",
+                *sorted({FSTYPE_TOOLS[p.fstype] for p in self.parts})]
+
+    def run(self) -> None:
+        tools.require_all(self.required_tools())
+        with disklock.locked(self.disk):
+            planning.execute(self.plan, {"write-table": self._write_table, "format": self._format},
+                             self._guard, self.progress.step)
+
+    def _guard(self, step: planning.Step) -> None:
+        """Right before writing: the same disk (identity and size), still not in use."""
+        disk = probe.resolve_disk(self.plan.disk_identity, with_usage=False)
+        if disk.size != self.plan.disk_size:
+            raise TargetRefused(_("The disk {identity} changed size since it was confirmed.").format(
+                identity=self.plan.disk_identity), _("Check the disks and start again."))
+        check_target(disk)
+        self.disk = disk
+        if step.action == "write-table":
+            step.writes = disk.path
+        else:
+            step.writes = partition_path(disk.path, step.params["number"])
+            ptable.ensure_node(step.writes)
+
+    def _write_table(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        write_table(step.writes, self.parts, self.opts.label)
+
+    def _format(self, step: planning.Step) -> None:
+        assert step.writes is not None
+        part = next(p for p in self.parts if p.number == step.params["number"])
+        format_partition(part, step.writes, self.progress)
+
+
+def write_table(disk_path: str, parts: list[layout.PlannedPartition], label: str) -> None:
+    # Old signatures (a previous table, filesystems at the new partitions' starts) would make
+    # blkid and Windows see ghosts: wipe them.
+    run.run(["wipefs", "--all", "--quiet", disk_path])
+    run.run(["sfdisk", "--no-reread", "--wipe", "always", "--wipe-partitions", "always",
+             disk_path], input=layout.sfdisk_script(parts, label).encode())
+    ptable.refresh(disk_path)
+
+
+def format_partition(part: layout.PlannedPartition, device: str, progress: Progress,
+                     uuid: str | None = None) -> None:
+    progress.start(_("partition {n} ({fs})").format(n=part.number, fs=part.fstype), None)
+    run.run(layout.mkfs_argv(part, device, uuid))
+    progress.finish()
+    log.info("partition %s formatted as %s (%s)", device, part.fstype, part.label)

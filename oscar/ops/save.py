@@ -1,0 +1,346 @@
+"""Sauvegarde: save a disk's partition table and partitions into a new backup of the store."""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import oscar
+from oscar.backups import methods
+from oscar.backups.manifest import Manifest, PartEntry
+from oscar.backups.store import PartialBackup, Store, check_name, store_error
+from oscar.core import oplog, run, tools
+from oscar.core.errors import CommandFailed, OscarError, StoreFull, TargetRefused, UsageError
+from oscar.core.i18n import _
+from oscar.core.progress import Progress
+from oscar.disks import disklock, probe
+from oscar.disks.devices import Disk, Partition, human_size
+from oscar.engine import compress as compression
+from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
+from oscar.ops import plan as planning
+
+log = logging.getLogger("oscar.save")
+
+METHODS = ("auto", "fsarchiver", "ntfsclone", "partclone", "raw")
+LOG_NAME = "oscar-save.log"
+
+
+@dataclass
+class SaveOptions:
+    name: str
+    parts: list[int] | None = None
+    method: str = "auto"
+    compress: str = "zstd"
+    level: int | None = None
+
+
+def auto_method(fstype: str) -> tuple[str, str]:
+    """The method bench/save_restore measured best for ``fstype``, and why (logged)."""
+    if fstype == "ntfs":
+        return "ntfsclone", ("NTFS: ntfsclone, block-exact, saves as fast as partclone and "
+                             "restores fastest (bench/save_restore)")
+    if partclone.supports(fstype):
+        return "partclone", (f"{fstype}: partclone images the used blocks, block-exact, keeps "
+                             "every time and attribute")
+    return "fsarchiver", f"{fstype}: no block imager, fsarchiver saves it file by file"
+
+
+def choose_method(part: Partition, requested: str) -> tuple[str, str]:
+    fstype = part.fstype or ""
+    if requested == "auto":
+        return auto_method(fstype)
+    if requested == "ntfsclone" and fstype != "ntfs":
+        raise UsageError(_("ntfsclone saves only NTFS; partition {n} is {fs}.").format(
+            n=part.number, fs=fstype or "?"), _("Use --method auto or partclone."))
+    if requested == "partclone" and not partclone.supports(fstype):
+        raise UsageError(_("partclone cannot save {fs} (partition {n}).").format(
+            fs=fstype or "?", n=part.number), _("Use --method fsarchiver or raw."))
+    if requested == "fsarchiver" and fstype not in fsarchiver.SUPPORTED:
+        raise UsageError(_("fsarchiver cannot save {fs} (partition {n}).").format(
+            fs=fstype or "?", n=part.number), _("Use --method raw."))
+    return requested, "chosen by the user"
+
+
+def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions) -> list[PartEntry]:
+    """Decide, for every partition of the disk, whether and how it is saved (pure)."""
+    if not disk.partitions:
+        raise UsageError(_("The disk {disk} has no partition table to save.").format(
+            disk=disk.path), _("Choose the disk of the PC to save ('oscar probe')."))
+    numbers = {p.number for p in disk.partitions}
+    for wanted in opts.parts or []:
+        if wanted not in numbers:
+            raise UsageError(_("Partition {n} does not exist on {disk}.").format(
+                n=wanted, disk=disk.path), _("Partitions there: {list}.").format(
+                list=", ".join(str(n) for n in sorted(numbers))))
+    entries = []
+    for part in disk.partitions:
+        explicit = opts.parts is not None and part.number in opts.parts
+        chosen = explicit or opts.parts is None
+        entry = PartEntry(part.number, part.name, part.start, part.size, part.fstype, part.label,
+                          part.uuid, part.partuuid, "skipped", used=part.used)
+        # The PC's own OSCAR partition holds backups even when we save elsewhere: it is recorded
+        # (so a restore with the table recreates it) but never imaged unless asked for.
+        oscar_partition = part.label == "OSCAR" and part.fstype in ("ext4", "ext3", "ext2")
+        if part.name in store_parts or (oscar_partition and not explicit):
+            if explicit:
+                raise TargetRefused(
+                    _("Partition {n} holds the backup folder; it cannot be saved into "
+                      "itself.").format(n=part.number),
+                    _("Choose other partitions, or another backup folder."))
+            entry.role = "store"
+        elif part.is_swap:
+            entry.role = "swap"
+        elif chosen and (part.known_fs or opts.method == "raw"):
+            if part.in_use:
+                raise TargetRefused(
+                    _("Partition {n} ({dev}) is mounted or in use.").format(
+                        n=part.number, dev=part.path),
+                    _("Unmount it first: a filesystem in use cannot be saved consistently."))
+            method, reason = choose_method(part, opts.method)
+            log.info("partition %s: method %s (%s)", part.name, method, reason)
+            entry.role, entry.method = "data", method
+            entry.compress = None if method == "fsarchiver" else opts.compress
+        elif explicit:
+            raise UsageError(
+                _("Partition {n} has no filesystem OSCAR knows ({fs}).").format(
+                    n=part.number, fs=part.fstype or _("none")),
+                _("Use --method raw to save it block by block (every byte, larger and slower)."))
+        entries.append(entry)
+    if not any(e.role == "data" for e in entries):
+        raise UsageError(_("Nothing to save on {disk}.").format(disk=disk.path),
+                         _("No partition with a known filesystem was chosen."))
+    return entries
+
+
+def build_plan(disk: Disk, store: Store, entries: list[PartEntry], opts: SaveOptions) -> planning.Plan:
+    plan = planning.Plan(_("Save {disk} into {folder}").format(
+        disk=disk.path, folder=store.root / opts.name), disk.identity, disk.path, disk.size)
+    plan.steps.append(planning.Step("save-table", _("Save the partition table ({label})").format(
+        label=disk.table_label)))
+    for entry in entries:
+        if entry.role == "data":
+            label = _("Save partition {n} ({fs}, {label}) with {method}").format(
+                n=entry.number, fs=entry.fstype or "raw", label=entry.label or "-",
+                method=entry.method)
+            plan.steps.append(planning.Step("save-part", label, size=entry.used or entry.size,
+                                            params={"number": entry.number}))
+        elif entry.role == "swap":
+            plan.steps.append(planning.Step("record-swap", _("Record swap partition {n}").format(
+                n=entry.number), params={"number": entry.number}))
+        elif entry.role == "store":
+            plan.warnings.append(_("partition {n} holds the backups and is not saved").format(
+                n=entry.number))
+        else:
+            plan.warnings.append(_("partition {n} ({fs}) is not saved").format(
+                n=entry.number, fs=entry.fstype or _("no filesystem")))
+    plan.steps.append(planning.Step("publish", _("Check every file and publish the backup")))
+    if opts.method == "raw":
+        plan.warnings.append(_("raw images copy every block, used or not"))
+    if any(e.method == "fsarchiver" and e.fstype == "ntfs" for e in entries):
+        plan.warnings.append(_("fsarchiver keeps file times to the second and loses the alternate "
+                               "data streams of NTFS files; ntfsclone keeps everything"))
+    return plan
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"oscar": oscar.__version__}
+    for name, argv in (("partclone", ["partclone.dd", "-v"]), ("ntfsclone", ["ntfsclone", "-V"]),
+                       ("fsarchiver", ["fsarchiver", "-V"]), ("zstd", ["zstd", "-V"]),
+                       ("sfdisk", ["sfdisk", "-v"])):
+        try:
+            result = run.run(argv, check=False)
+        except OscarError:
+            continue
+        text = (result.stdout.decode(errors="replace") + result.stderr).strip()
+        versions[name] = text.splitlines()[0][:120] if text else "?"
+    return versions
+
+
+class Saver:
+    def __init__(self, disk: Disk, store: Store, opts: SaveOptions, progress: Progress) -> None:
+        compression.check(opts.compress)
+        compression.check_level(opts.compress, opts.level)
+        check_name(opts.name)
+        self.disk = disk
+        self.store = store
+        self.opts = opts
+        self.progress = progress
+        self.store_parts = store_partition_names(store)
+        self.entries = select_partitions(disk, self.store_parts, opts)
+        self.plan = build_plan(disk, store, self.entries, opts)
+        self.backup: PartialBackup | None = None
+        self.table_files: list[str] = []
+
+    def required_tools(self) -> list[str]:
+        needed = ["sfdisk", "parted", *(["sgdisk"] if self.disk.pttype == "gpt" else [])]
+        for e in self.entries:
+            if e.role == "data":
+                needed += methods.tools_for(e, saving=True)
+        return needed
+
+    def run(self) -> Path:
+        tools.require_all(self.required_tools())
+        for entry in self.entries:
+            if entry.role == "data" and entry.fstype == "ntfs":
+                ntfs.check_clean(self._device(entry.number))
+        try:
+            with disklock.locked(self.disk), self.store.writing(self.opts.name) as backup:
+                self.backup = backup
+                with oplog.logging_to(backup.folder / LOG_NAME):
+                    log.info("saving %s (%s) into %s", self.disk.path, self.disk.identity,
+                             backup.folder)
+                    planning.execute(self.plan, {
+                        "save-table": self._save_table,
+                        "save-part": self._save_part,
+                        "record-swap": self._record_swap,
+                        "publish": lambda step: None,
+                    }, self._guard, self.progress.step)
+                manifest = self._manifest()
+                self.progress.message(_("Checking the files written..."))
+                return backup.publish(manifest)
+        except OSError as exc:
+            # the small files (table, log, Clonezilla's lists) are written here, not through a
+            # sink: a full or read-only store is said as such; the partial folder is gone
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise store_error(exc, self.store.root) from exc
+            raise
+
+    def _guard(self, step: planning.Step) -> None:
+        pass  # saving writes only into the store
+
+    def _device(self, number: int) -> str:
+        part = self.disk.partition(number)
+        assert part is not None
+        return part.path
+
+    def _save_table(self, step: planning.Step) -> None:
+        assert self.backup is not None
+        self.table_files = ptable.save(self.disk, self.backup.folder)
+        self._write_clonezilla_files()
+
+    def _write_clonezilla_files(self) -> None:
+        assert self.backup is not None
+        folder = self.backup.folder
+        block = [e for e in self.entries if e.role == "data" and e.method != "fsarchiver"]
+        # Clonezilla restores the partitions listed in "parts"; file-level archives are ours only.
+        (folder / "disk").write_text(self.disk.name + "\n")
+        (folder / "parts").write_text(" ".join(e.name for e in block) + "\n")
+        lines = ["# <Device name>   <File system>   <Size>"]
+        lines += [f"/dev/{e.name} {e.fstype or 'raw'} {human_size(e.size)}"
+                  for e in self.entries if e.fstype]
+        (folder / "dev-fs.list").write_text("\n".join(lines) + "\n")
+        (folder / "clonezilla-img").write_text(
+            f"This image was saved by OSCAR {oscar.__version__} on "
+            f"{datetime.datetime.now().isoformat(timespec='seconds')}\n")
+        self.table_files += ["disk", "parts", "dev-fs.list", "clonezilla-img"]
+
+    def _record_swap(self, step: planning.Step) -> None:
+        assert self.backup is not None
+        entry = next(e for e in self.entries if e.number == step.params["number"])
+        name = f"swappt-{entry.name}.info"
+        (self.backup.folder / name).write_text(
+            f'UUID="{entry.uuid or ""}"\nLABEL="{entry.label or ""}"\n')
+        entry.files = [name]
+
+    def _save_part(self, step: planning.Step) -> None:
+        assert self.backup is not None
+        entry = next(e for e in self.entries if e.number == step.params["number"])
+        device = self._device(entry.number)
+        total = entry.used or entry.size
+        self.progress.start(_("partition {n} ({fs})").format(n=entry.number, fs=entry.fstype),
+                            total)
+        try:
+            if entry.method == "fsarchiver":
+                self._save_fsarchiver(entry, device)
+            else:
+                self._save_block(entry, device)
+        except CommandFailed as exc:
+            if self._store_nearly_full() or "No space left" in exc.stderr_tail:
+                raise StoreFull(_("The backup disk is full ({root}).").format(root=self.store.root),
+                                _("Free space (delete an old backup) or use a bigger disk. "
+                                  "The older backups are intact.")) from exc
+            raise
+        self.progress.finish()
+        entry.stored = sum((self.backup.folder / f).stat().st_size for f in entry.files)
+        log.info("partition %s saved: %s in %s", entry.name, human_size(entry.stored), entry.files)
+
+    def _store_nearly_full(self) -> bool:
+        st = os.statvfs(self.store.root)
+        return st.f_bavail * st.f_frsize < 4 * 1024 * 1024
+
+    def _save_block(self, entry: PartEntry, device: str) -> None:
+        with partclone.logfile() as logfile:
+            self._save_block_logged(entry, device, logfile)
+
+    def _save_block_logged(self, entry: PartEntry, device: str, logfile: str) -> None:
+        assert self.backup is not None
+        comp = entry.compress or "none"
+        suffix = compression.SUFFIX[comp]
+        if entry.method == "ntfsclone":
+            filename = ntfsclone.image_name(entry.name)
+            reader = ntfsclone.save_argv(device)
+            parse = ntfsclone.ProgressParser()
+        else:
+            fstype = methods.partclone_fs(entry)
+            filename = partclone.image_name(entry.name, fstype, suffix)
+            reader = partclone.save_argv(fstype, device, logfile)
+            parse = partclone.parse_percent  # type: ignore[assignment]
+        stages = [reader]
+        comp_argv = compression.compress_argv(comp, self.opts.level)
+        if comp_argv:
+            stages.append(comp_argv)
+        sink = self.backup.open_sink(filename)
+        entry.files = [filename]
+
+        def on_line(stage: int, line: str) -> None:
+            if stage == 0:
+                value = parse(line)
+                if value is not None:
+                    self.progress.update(value / 100)
+
+        try:
+            run.pipeline(stages, sink=sink, on_line=on_line)
+        except BaseException:
+            sink.abandon()
+            raise
+        sink.close()
+
+    def _save_fsarchiver(self, entry: PartEntry, device: str) -> None:
+        assert self.backup is not None
+        filename = fsarchiver.archive_name(entry.name)
+        entry.files = [filename]
+
+        def on_line(line: str) -> None:
+            value = fsarchiver.parse_percent(line)
+            if value is not None:
+                self.progress.update(value / 100)
+
+        run.run(fsarchiver.save_argv(device, str(self.backup.folder / filename),
+                                     self.opts.compress, self.opts.level, entry.fstype),
+                on_line=on_line)
+
+    def _manifest(self) -> Manifest:
+        disk = self.disk
+        return Manifest(
+            name=self.opts.name,
+            created=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            hostname=socket.gethostname(),
+            source={"identity": disk.identity, "path": disk.path, "name": disk.name,
+                    "size": disk.size, "sector_size": disk.sector_size, "model": disk.model,
+                    "serial": disk.serial, "wwn": disk.wwn, "ptuuid": disk.ptuuid,
+                    "pttype": disk.pttype},
+            table_files=[*self.table_files, LOG_NAME],
+            partitions=self.entries,
+            tools=tool_versions(),
+            oscar_version=oscar.__version__,
+        )
+
+
+def store_partition_names(store: Store) -> set[str]:
+    found = probe.disk_of_path(str(store.root))
+    return {found[1]} if found and found[1] else set()

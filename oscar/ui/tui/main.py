@@ -1,0 +1,96 @@
+"""`oscar tui`: the menu, or restaure mode (--restaure, or oscar=restaure on the kernel line)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import urwid
+
+from oscar.core import config as configuration
+from oscar.core.i18n import _
+from oscar.ui.tui import actions
+from oscar.ui.tui.app import App, Screen
+from oscar.ui.tui.context import Context
+from oscar.ui.tui.flows.restaure import RestaureFlow
+
+CMDLINE = "/proc/cmdline"
+
+
+def restaure_requested(cmdline: str) -> bool:
+    """The boot menu's "restaure" entry passes oscar=restaure to the kernel."""
+    return "oscar=restaure" in cmdline.split()
+
+
+def pinned_backup(cmdline: str) -> str | None:
+    """The backup restaure must use, when the boot menu names one (oscar install --backup)."""
+    for word in cmdline.split():
+        if word.startswith("oscar.backup="):
+            return word.split("=", 1)[1] or None
+    return None
+
+
+def kernel_cmdline() -> str:
+    try:
+        return Path(os.environ.get("OSCAR_CMDLINE", CMDLINE)).read_text()
+    except OSError:
+        return ""
+
+
+def build(app: App, *, restaure: bool, store: str | None, backup: str | None = None) -> object:
+    """Put the first screen on ``app``; returns the flow object (tests drive it)."""
+    if restaure:
+        flow = RestaureFlow(app, store, backup=backup)
+        flow.start()
+        return flow
+    ctx = Context(app, Path(store) if store else (Path(app.config.store) if app.config.store
+                                                   else None))
+
+    def open_main() -> None:
+        app.stack.clear()
+        actions.open_menu(ctx, "main")
+
+    if app.config.password_hash:
+        ask_password(app, app.config.password_hash, open_main)
+    else:
+        open_main()
+    return ctx
+
+
+def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
+    edit = urwid.Edit(_("Password: "), mask="*")
+    status = urwid.Text("")
+
+    def check() -> None:
+        if configuration.check_password(edit.get_edit_text(), hashed):
+            then()
+        else:
+            edit.set_edit_text("")
+            status.set_text(("error", _("Wrong password.")))
+
+    class Entry(urwid.WidgetWrap):  # type: ignore[misc]
+        def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+            if key == "enter":
+                check()
+                return None
+            return self._w.keypress(size, key)  # type: ignore[no-any-return]
+
+    pile = urwid.Pile([urwid.Text(_("The OSCAR menu is protected by a password.")),
+                       urwid.Divider(), Entry(edit), status])
+    app.push(Screen(_("Password"), urwid.Filler(pile, valign="top"), on_back=lambda: None,
+                    keys=_("Enter: confirm")))
+
+
+def main(*, restaure: bool = False, store: str | None = None) -> int:
+    config = configuration.load()
+    cmdline = kernel_cmdline()
+    restaure = restaure or restaure_requested(cmdline)
+    app = App(config)
+    try:
+        build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
+    except Exception as exc:  # noqa: BLE001 - an error screen, never a traceback on the console
+        app.error(exc)
+    app.run()
+    return 0
+

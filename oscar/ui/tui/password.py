@@ -1,0 +1,38 @@
+"""The boot menu's password, asked once (twice typed) when none is set yet: GRUB and the USB
+disk's menu protect OSCAR and restaure with it (user name: oscar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from oscar.core import config as configuration
+from oscar.core.i18n import _
+from oscar.ui.tui import widgets
+from oscar.ui.tui.app import App, Screen
+
+MIN_PASSWORD = 4
+
+
+def ask(app: App, then: Callable[[], None]) -> None:
+    """Push the password screen; once a good password is saved, pop it and call ``then``."""
+
+    def chosen(first: str, second: str) -> None:
+        if len(first) < MIN_PASSWORD:
+            app.message(_("Password"), _("The password is too short: use at least {n} "
+                                         "characters.").format(n=MIN_PASSWORD), style="error")
+            return
+        if first != second:
+            app.message(_("Password"), _("The two passwords differ."), style="error")
+            return
+        app.config.password_hash = configuration.hash_password(first)
+        try:
+            configuration.save(app.config)
+        except OSError as exc:
+            app.error(exc)
+            return
+        app.pop()
+        then()
+
+    app.push(Screen(_("Password"), widgets.password_screen(
+        _("OSCAR and restaure are protected by a password in the boot menu (user name: "
+          "oscar). Choose it now:"), chosen)))
