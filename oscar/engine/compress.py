@@ -57,12 +57,3 @@ def decompress_argv(name: str) -> list[str] | None:
     if name == "gzip":
         return ["pigz", "-d", "-c"]
     return None
-
-
-def test_argv(name: str, path: str) -> list[str] | None:
-    """Checks a compressed file's own integrity (frame checksums, trailing CRC)."""
-    if name == "zstd":
-        return ["zstd", "-t", "-q", path]
-    if name == "gzip":
-        return ["pigz", "-t", path]
-    return None

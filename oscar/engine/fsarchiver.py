@@ -50,8 +50,3 @@ def archive_name(part: str) -> str:
 def parse_percent(line: str) -> float | None:
     match = PERCENT.search(line)
     return float(match.group(1)) if match else None
-
-
-def parse_archinfo_used(text: str) -> int | None:
-    match = re.search(r"Space used in filesystem:.*\((\d+) bytes\)", text)
-    return int(match.group(1)) if match else None

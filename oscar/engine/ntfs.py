@@ -11,7 +11,6 @@ from oscar.core.i18n import _
 
 # ntfs-3g.probe's exit codes (ntfs-3g's include/ntfs-3g/volume.h: NTFS_VOLUME_*).
 OK = 0
-NOT_NTFS = 12
 CORRUPT = 13
 HIBERNATED = 14
 UNCLEAN = 15

@@ -101,13 +101,6 @@ def render_sf(table: SfTable, disk_path: str, *, keep_last_lba: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_end(table: SfTable) -> int:
-    """Bytes the table needs on the target disk (end of the last partition, plus GPT's backup)."""
-    end = max((e.start + e.size for e in table.entries), default=0)
-    extra = GPT_BACKUP_SECTORS if table.label == "gpt" else 0
-    return (end + extra) * table.sector_size
-
-
 def file_names(disk_name: str, label: str) -> dict[str, str]:
     names = {"sf": f"{disk_name}-pt.sf", "mbr": f"{disk_name}-mbr",
              "parted": f"{disk_name}-pt.parted"}

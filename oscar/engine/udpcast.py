@@ -34,12 +34,6 @@ CONNECTION = re.compile(r"New connection from (\d+\.\d+\.\d+\.\d+)\s+\(#(\d+)\)"
 DROPPED = re.compile(r"Dropping client #(\d+)")
 
 
-def connected_address(line: str) -> str | None:
-    """The receiver's address in udp-sender's "New connection from A  (#0) 00000009"."""
-    found = CONNECTION.search(line)
-    return found.group(1) if found else None
-
-
 def connection(line: str) -> tuple[str, int] | None:
     """(address, receiver number) of udp-sender's "New connection from A  (#N) ..."."""
     found = CONNECTION.search(line)

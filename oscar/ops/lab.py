@@ -433,7 +433,3 @@ def snapshot(root: Path) -> dict[str, tuple[object, ...]]:
             result[rel] = (content, st.st_size, stat.S_IMODE(st.st_mode), stat.S_IFMT(st.st_mode),
                            st.st_uid, st.st_gid, st.st_mtime_ns, link, xattrs, group)
     return result
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

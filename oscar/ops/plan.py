@@ -38,10 +38,6 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)  # e.g. the new layout, shown before the steps
 
-    @property
-    def destructive(self) -> bool:
-        return any(s.writes for s in self.steps)
-
     def render(self) -> str:
         lines = [self.title,
                  _("Disk: {path}  identity {identity}  size {size}").format(

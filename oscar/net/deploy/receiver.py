@@ -51,7 +51,6 @@ class ReceiveOptions:
     server: str | None = None  # control URL or address; else the server's beacon is awaited
     listen: int = 600  # seconds to wait for a server's beacon
     catch_up: bool = True  # after a failed multicast, fetch everything again by HTTP
-    allow_restart: bool = False  # reboot/poweroff only on the live system (never a dev PC)
 
 
 def control_url(server: str) -> str:
