@@ -7,10 +7,13 @@ menu, a backup format nothing of the deployment."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
+from oscar.core import settings
+from oscar.core.errors import Exit
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -90,3 +93,35 @@ def test_urwid_lives_only_in_the_menu() -> None:
                 if any(n.split(".")[0] == "urwid" for n in names):
                     users.append(name)
     assert users and all(u.startswith("oscar.ui.tui") for u in users), users
+
+
+def test_oscar_variables_are_read_only_through_settings() -> None:
+    """Every OSCAR_* variable is defined in core/settings.py and read when used."""
+    readers = []
+    for _name, path in modules():
+        if path == PACKAGE / "core/settings.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    re.fullmatch(r"OSCAR_[A-Z_]+", node.value):
+                readers.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value}")
+    assert not readers, "\n".join(readers)
+
+
+def test_exit_codes_are_defined_in_errors_only() -> None:
+    others = []
+    for _name, path in modules():
+        if path == PACKAGE / "core/errors.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == "exit_code" for t in node.targets):
+                others.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not others, others
+
+
+def test_settings_and_exit_codes_are_documented() -> None:
+    doc = (ROOT / "docs/architecture.md").read_text()
+    missing = [s.name for s in settings.ALL if f"`{s.name}`" not in doc]
+    missing += [f"exit {code.value}" for code in Exit if f"| {code.value} |" not in doc]
+    assert not missing, missing

@@ -17,17 +17,17 @@ from typing import Any
 
 import yaml
 
+from oscar.core import settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 
-DEFAULT_PATH = Path("/etc/oscar/oscar.yaml")
 ITERATIONS = 10000  # grub-mkpasswd-pbkdf2's default
 SALT_BYTES = 64
 HASH_BYTES = 64
 
 
 def path() -> Path:
-    return Path(os.environ.get("OSCAR_CONFIG", str(DEFAULT_PATH)))
+    return settings.CONFIG.path()
 
 
 @dataclass

@@ -5,11 +5,32 @@ The engine raises these; only the CLI turns them into exit codes and only the TU
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    """Every exit code of the `oscar` command, in one place (docs/architecture.md lists them)."""
+
+    OK = 0
+    GENERIC = 1
+    USAGE = 2  # bad input: unknown disk or backup, bad option
+    TOOL_MISSING = 3
+    COMMAND_FAILED = 4
+    TARGET_REFUSED = 5  # a safety check refused the disk; nothing written
+    BACKUP_INVALID = 6
+    STORE_FULL = 7
+    NOT_CONFIRMED = 8
+    NTFS_NOT_CLEAN = 9  # hibernated, dirty or damaged Windows partition
+    DEPLOY_INCOMPLETE = 10
+    HOST_KEY_REFUSED = 11
+    STORE_READ_ONLY = 12
+    INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: a bug of OSCAR's, not the person's input
+
 
 class OscarError(Exception):
     """Base error: ``message`` says what went wrong, ``hint`` what to do about it."""
 
-    exit_code = 1
+    exit_code: int = Exit.GENERIC
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -23,19 +44,19 @@ class OscarError(Exception):
 class UsageError(OscarError):
     """Bad input from the user (unknown disk, unknown backup, bad option)."""
 
-    exit_code = 2
+    exit_code: int = Exit.USAGE
 
 
 class ToolMissing(OscarError):
     """An outside program that OSCAR drives is not installed."""
 
-    exit_code = 3
+    exit_code: int = Exit.TOOL_MISSING
 
 
 class CommandFailed(OscarError):
     """An outside program exited non-zero; carries argv, exit code and the tail of stderr."""
 
-    exit_code = 4
+    exit_code: int = Exit.COMMAND_FAILED
 
     def __init__(
         self, message: str, hint: str = "", *, argv: list[str] | None = None,
@@ -50,40 +71,46 @@ class CommandFailed(OscarError):
 class TargetRefused(OscarError):
     """A target disk or partition failed a safety check; nothing was written."""
 
-    exit_code = 5
+    exit_code: int = Exit.TARGET_REFUSED
 
 
 class BackupInvalid(OscarError):
     """A backup is incomplete, corrupt or does not verify."""
 
-    exit_code = 6
+    exit_code: int = Exit.BACKUP_INVALID
 
 
 class StoreFull(OscarError):
     """The disk that holds the backups ran out of space."""
 
-    exit_code = 7
+    exit_code: int = Exit.STORE_FULL
 
 
 class Aborted(OscarError):
     """The user declined the confirmation."""
 
-    exit_code = 8
+    exit_code: int = Exit.NOT_CONFIRMED
+
+
+class NtfsNotClean(OscarError):
+    """Windows left its partition hibernated, dirty or damaged (ntfs-3g.probe said so)."""
+
+    exit_code = Exit.NTFS_NOT_CLEAN
 
 
 class DeployIncomplete(OscarError):
     """A deployment ended with clients that did not receive the backup."""
 
-    exit_code = 10
+    exit_code: int = Exit.DEPLOY_INCOMPLETE
 
 
 class HostKeyRefused(OscarError):
     """An SSH server's key is unknown or is not the pinned one: nothing was sent."""
 
-    exit_code = 11
+    exit_code: int = Exit.HOST_KEY_REFUSED
 
 
 class StoreReadOnly(OscarError):
     """The disk that holds the backups is mounted read-only: nothing can be written there."""
 
-    exit_code = 12
+    exit_code: int = Exit.STORE_READ_ONLY

@@ -11,6 +11,7 @@ import ast
 import gettext
 import os
 
+from oscar.core import settings
 from oscar.data import LOCALE_DIR as DATA_LOCALE
 
 LOCALE_DIR = DATA_LOCALE
@@ -19,7 +20,7 @@ DOMAIN = "oscar"
 
 def wanted_language() -> str:
     """French unless the environment explicitly asks for English (OSCAR_LANG, then LANGUAGE/LANG)."""
-    for var in ("OSCAR_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+    for var in (settings.LANG.name, "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(var, "")
         if value and value not in ("C", "POSIX", "C.UTF-8"):
             return "en" if value.lower().startswith("en") else "fr"

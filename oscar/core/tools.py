@@ -8,16 +8,20 @@ from __future__ import annotations
 import os
 import shutil
 
+from oscar.core import settings
 from oscar.core.errors import ToolMissing
 from oscar.core.i18n import _
 
-# Many of these live in /sbin or /usr/sbin, which a non-login root shell may not have on PATH.
-# OSCAR_TOOL_PATH replaces the whole search path (tests use it to prove missing tools are named).
-SEARCH_PATH = os.environ.get("OSCAR_TOOL_PATH") or os.pathsep.join(
-    [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin",
-     # grub-bios-setup is not on any PATH in Debian (grub-install calls it from there)
-     "/usr/lib/grub/i386-pc"]
-)
+
+def search_path() -> str:
+    """Many tools live in /sbin or /usr/sbin, which a non-login root shell may not have on PATH.
+    OSCAR_TOOL_PATH replaces the whole search path (tests use it to prove missing tools are named)."""
+    return settings.TOOL_PATH.value() or os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/bin", "/bin",
+         # grub-bios-setup is not on any PATH in Debian (grub-install calls it from there)
+         "/usr/lib/grub/i386-pc"])
+
+
 
 PACKAGES: dict[str, str] = {
     "fsarchiver": "fsarchiver",
@@ -97,7 +101,7 @@ PACKAGES: dict[str, str] = {
 
 
 def which(name: str) -> str | None:
-    return shutil.which(name, path=SEARCH_PATH)
+    return shutil.which(name, path=search_path())
 
 
 def require(name: str) -> str:

@@ -11,13 +11,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from oscar.core import settings
 from oscar.core.errors import TargetRefused
 from oscar.core.i18n import _
 from oscar.disks.devices import Disk
 
 
 def lock_dir() -> Path:
-    return Path(os.environ.get("OSCAR_LOCK_DIR", "/run/oscar/locks"))
+    return settings.LOCK_DIR.path()
 
 
 def _path(disk: Disk) -> Path:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from oscar.core import run
+from oscar.core import run, settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 from oscar.disks.devices import Disk, Partition, is_oscar_filesystem
@@ -170,7 +170,7 @@ def boot_devices() -> set[str]:
         found = disk_of_path(path)
         if found and not (path != "/" and found[1] and _is_oscar_partition(found[1])):
             names.add(found[0])
-    for dev in os.environ.get("OSCAR_BOOT_DEVICE", "").split(","):
+    for dev in settings.BOOT_DEVICE.value().split(","):
         if dev.strip():
             names.add(os.path.basename(os.path.realpath(dev.strip())))
     return names

@@ -3,7 +3,6 @@ grub-script-check before anything uses them (one bad line silently drops entries
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import jinja2
 
 from oscar import __version__
-from oscar.core import run
+from oscar.core import run, settings
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.data import GRUB_TEMPLATES
@@ -42,7 +41,7 @@ def grub_words(text: str) -> str:
 
 
 def templates_dir() -> Path:
-    return Path(os.environ.get("OSCAR_GRUB_TEMPLATES") or TEMPLATES)
+    return Path(settings.GRUB_TEMPLATES.value() or TEMPLATES)
 
 
 def environment() -> jinja2.Environment:
@@ -126,7 +125,7 @@ def check(text: str, hint: str | None = None) -> None:
         lines = (result.stderr or result.stdout.decode()).strip().splitlines() or ["?"]
         where = next((line for line in lines if line.startswith("Syntax error at line")),
                      lines[-1])
-        custom = os.environ.get("OSCAR_GRUB_TEMPLATES")
+        custom = settings.GRUB_TEMPLATES.value()
         if hint is None:
             hint = (_("The working menu was kept; fix the templates in {folder}.").format(
                 folder=custom) if custom else _("The working menu was kept; report this as a bug."))

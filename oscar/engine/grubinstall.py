@@ -19,13 +19,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from oscar.core import run, tools
+from oscar.core import run, settings, tools
 from oscar.core.errors import ToolMissing
 from oscar.core.i18n import _
 
 log = logging.getLogger("oscar.grubinstall")
 
-GRUB_LIB = Path(os.environ.get("OSCAR_GRUB_LIB", "/usr/lib/grub"))
+
+
+def grub_lib() -> Path:
+    return settings.GRUB_LIB.path()
+
 # platform → (GRUB's name for it, the Debian package holding its modules)
 PLATFORMS = {"bios": ("i386-pc", "grub-pc-bin"), "efi": ("x86_64-efi", "grub-efi-amd64-bin")}
 # The least the boot image needs to reach /boot/grub on an ext4 partition of an MBR or GPT
@@ -45,7 +49,7 @@ SECTOR = 512
 
 def module_dir(platform: str) -> Path:
     name, package = PLATFORMS[platform]
-    folder = GRUB_LIB / name
+    folder = grub_lib() / name
     if not (folder / "normal.mod").is_file():
         raise ToolMissing(_("GRUB's files for {platform} are missing ({folder}).").format(
             platform=platform.upper(), folder=folder),
@@ -63,7 +67,7 @@ def early_config(oscar_uuid: str) -> str:
 
 def mkimage_argv(platform: str, config: Path, output: Path) -> list[str]:
     name = PLATFORMS[platform][0]
-    return ["grub-mkimage", "--format", name, "--directory", str(GRUB_LIB / name),
+    return ["grub-mkimage", "--format", name, "--directory", str(grub_lib() / name),
             "--config", str(config), "--prefix", "/boot/grub", "--output", str(output),
             *CORE_MODULES[platform]]
 

@@ -6,7 +6,7 @@ import os
 import re
 
 from oscar.core import run
-from oscar.core.errors import OscarError
+from oscar.core.errors import NtfsNotClean
 from oscar.core.i18n import _
 
 # ntfs-3g.probe's exit codes (ntfs-3g's include/ntfs-3g/volume.h: NTFS_VOLUME_*).
@@ -14,10 +14,6 @@ OK = 0
 CORRUPT = 13
 HIBERNATED = 14
 UNCLEAN = 15
-
-
-class NtfsNotClean(OscarError):
-    exit_code = 9
 
 
 def state_error(code: int, device: str) -> NtfsNotClean | None:

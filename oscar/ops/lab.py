@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from oscar.core import run
+from oscar.core import run, settings
 from oscar.core.errors import OscarError, UsageError
 from oscar.core.i18n import _
 from oscar.disks.devices import partition_path
@@ -55,7 +55,7 @@ def parse_size(text: str) -> int:
 
 
 def registry_seed() -> Path:
-    candidates = [os.environ.get("OSCAR_REGISTRY_SEED", ""),
+    candidates = [settings.REGISTRY_SEED.value(),
                   str(Path(__file__).resolve().parents[3] / "shared/data/registry/minimal"),
                   "/usr/share/oscar/registry/minimal"]
     for candidate in candidates:

@@ -28,7 +28,7 @@ LIVE_FILES = ("vmlinuz", "initrd.img")
 
 
 def mkimage_argv(platform: str, server: str, output: Path) -> list[str]:
-    directory = grubinstall.GRUB_LIB / grubinstall.PLATFORMS[platform][0]
+    directory = grubinstall.grub_lib() / grubinstall.PLATFORMS[platform][0]
     return ["grub-mkimage", "--format", NET_FORMATS[platform], "--directory", str(directory),
             "--prefix", PREFIX.format(server=server), "--output", str(output),
             *NET_MODULES[platform]]

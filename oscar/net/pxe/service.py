@@ -2,7 +2,7 @@
 launches a supervisor; the supervisor builds the boot files, runs dnsmasq and lighttpd, and on
 `stop` (or when one of them dies) stops both, removes the address it added and its folder.
 
-Everything lives in one folder (STATE_DIR); its state.json names the supervisor and its
+Everything lives in one folder (OSCAR_PXE_DIR, /run/oscar/pxe); its state.json names the supervisor and its
 children, so a second start is refused and a stop after a crash still cleans up.
 """
 
@@ -26,6 +26,7 @@ from typing import IO, Any
 from oscar.core import config, run, tools
 from oscar.core.errors import OscarError, UsageError
 from oscar.core.i18n import _
+from oscar.core.settings import LANG, PXE_DIR
 from oscar.engine import lighttpd, netinfo
 from oscar.net.pxe import dhcpprobe, netboot, render, summary
 from oscar.net.pxe.settings import (
@@ -40,7 +41,6 @@ from oscar.ops import bootinstall
 
 log = logging.getLogger("oscar.pxe")
 
-STATE_DIR = Path(os.environ.get("OSCAR_PXE_DIR", "/run/oscar/pxe"))
 READY = "ready"
 START_TIMEOUT = 60  # seconds: GRUB images, checks, both servers up
 STOP_TIMEOUT = 20
@@ -99,7 +99,8 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def read_state(folder: Path = STATE_DIR) -> dict[str, Any] | None:
+def read_state(folder: Path | None = None) -> dict[str, Any] | None:
+    folder = folder or PXE_DIR.path()
     try:
         data = json.loads((folder / "state.json").read_text())
     except (OSError, ValueError):
@@ -113,15 +114,17 @@ def _write_state(folder: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, folder / "state.json")
 
 
-def status(folder: Path = STATE_DIR) -> Status:
+def status(folder: Path | None = None) -> Status:
+    folder = folder or PXE_DIR.path()
     state = read_state(folder)
     if state is None:
         return Status(False, {})
     return Status(_alive(state.get("supervisor")), state)
 
 
-def leases(folder: Path = STATE_DIR) -> list[tuple[str, str, str]]:
+def leases(folder: Path | None = None) -> list[tuple[str, str, str]]:
     """(MAC, address, name) of the PCs OSCAR leased an address to (full mode)."""
+    folder = folder or PXE_DIR.path()
     found = []
     with contextlib.suppress(OSError):
         for line in (folder / "dnsmasq.leases").read_text().splitlines():
@@ -139,7 +142,8 @@ def nfs_server_available() -> bool:
         return False
 
 
-def summary_lines(folder: Path = STATE_DIR) -> list[str]:
+def summary_lines(folder: Path | None = None) -> list[str]:
+    folder = folder or PXE_DIR.path()
     current = status(folder)
     settings = current.settings
     if not current.running or settings is None:
@@ -149,7 +153,8 @@ def summary_lines(folder: Path = STATE_DIR) -> list[str]:
 
 
 # -- start ------------------------------------------------------------------------------------
-def refuse_if_running(folder: Path = STATE_DIR) -> None:
+def refuse_if_running(folder: Path | None = None) -> None:
+    folder = folder or PXE_DIR.path()
     current = status(folder)
     if current.running:
         settings = current.settings
@@ -163,9 +168,10 @@ def refuse_if_running(folder: Path = STATE_DIR) -> None:
         cleanup(folder, current.state)
 
 
-def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path = STATE_DIR) -> Prepared:
+def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path | None = None) -> Prepared:
     """Everything decided before anything starts: refuses a second start, an interface
     without an address, a missing live system, and a DHCP server without consent."""
+    folder = folder or PXE_DIR.path()
     tools.require_all(TOOLS)
     refuse_if_running(folder)
     found = {i.name: i for i in netinfo.interfaces()}
@@ -218,7 +224,7 @@ def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path = STATE_D
         store=str(Path(opts.store).resolve()) if opts.store else None, range_from=first,
         range_to=last, added_address=added, timeout=opts.timeout,
         password_hash=config.load().password_hash,
-        lang="en" if os.environ.get("OSCAR_LANG", "").startswith("en") else "fr")
+        lang="en" if LANG.value().startswith("en") else "fr")
     return Prepared(settings, offers)
 
 
@@ -237,8 +243,9 @@ def check_ports(dhcp: bool, http_port: int) -> None:
                   "the network boot itself."))
 
 
-def launch(settings: PxeSettings, folder: Path = STATE_DIR) -> dict[str, Any]:
+def launch(settings: PxeSettings, folder: Path | None = None) -> dict[str, Any]:
     """Start the supervisor and wait until it says the servers answer (or why not)."""
+    folder = folder or PXE_DIR.path()
     refuse_if_running(folder)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -271,9 +278,10 @@ def _read_line(pipe: IO[bytes], timeout: float) -> str:
 
 
 # -- stop -------------------------------------------------------------------------------------
-def stop(folder: Path = STATE_DIR) -> bool:
+def stop(folder: Path | None = None) -> bool:
     """Stop the network boot; False when it was not running. Whatever a crashed supervisor
     left (its servers, the address, the folder) is removed too."""
+    folder = folder or PXE_DIR.path()
     state = read_state(folder)
     if state is None:
         if folder.exists():

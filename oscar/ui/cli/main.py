@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 from oscar import __version__
 from oscar.backups.store import Store, check_name
 from oscar.core import oplog
-from oscar.core.errors import Aborted, OscarError, UsageError
+from oscar.core.errors import Aborted, Exit, OscarError, UsageError
 from oscar.core.i18n import _
 from oscar.core.progress import TerminalProgress
 from oscar.disks import probe
@@ -887,7 +887,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: a bug of OSCAR's, not the person's input
+INTERNAL_ERROR = Exit.INTERNAL_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import urwid
 
 from oscar.core import config as configuration
+from oscar.core import settings
 from oscar.core.i18n import _
 from oscar.ui.tui import actions
 from oscar.ui.tui.app import App, Screen
 from oscar.ui.tui.context import Context
 from oscar.ui.tui.flows.restaure import RestaureFlow
-
-CMDLINE = "/proc/cmdline"
 
 
 def restaure_requested(cmdline: str) -> bool:
@@ -33,7 +31,7 @@ def pinned_backup(cmdline: str) -> str | None:
 
 def kernel_cmdline() -> str:
     try:
-        return Path(os.environ.get("OSCAR_CMDLINE", CMDLINE)).read_text()
+        return settings.CMDLINE.path().read_text()
     except OSError:
         return ""
 

@@ -5,13 +5,13 @@ Strings in the files are English msgids; ``label()``, ``summary()`` and ``help()
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from oscar.core import settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import translations
 from oscar.data import MENUS_DIR as DATA_MENUS
@@ -26,7 +26,7 @@ def tr(msgid: str) -> str:
 
 
 def menus_dir() -> Path:
-    return Path(os.environ.get("OSCAR_MENUS", str(MENUS_DIR)))
+    return Path(settings.MENUS.value() or MENUS_DIR)
 
 
 @dataclass
