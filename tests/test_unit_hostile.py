@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from oscar.backups import manifest, store
 from oscar.core import safetext
 from oscar.core.errors import BackupInvalid, UsageError
+from oscar.disks import probe
 from oscar.ops.personalise import clients as clients_file
 from oscar.ops.personalise import files, linux, windows
 from oscar.ops.personalise.clients import Client, Network
@@ -492,7 +493,7 @@ def test_an_unexpected_error_is_one_line_and_the_log(monkeypatch: pytest.MonkeyP
     def broken(*_args: object, **_kw: object) -> None:
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr(cli.probe, "probe_all", broken)
+    monkeypatch.setattr(probe, "probe_all", broken)
     code = cli.main(["probe"])
     err = capsys.readouterr().err
     assert code == cli.INTERNAL_ERROR

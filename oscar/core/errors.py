@@ -25,6 +25,7 @@ class Exit(IntEnum):
     HOST_KEY_REFUSED = 11
     STORE_READ_ONLY = 12
     INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: a bug of OSCAR's, not the person's input
+    INTERRUPTED = 130  # Ctrl+C, as shells report SIGINT
 
 
 class OscarError(Exception):

@@ -41,7 +41,7 @@ LOCK_DIR = Setting("OSCAR_LOCK_DIR", "/run/oscar/locks",
 BOOT_DEVICE = Setting("OSCAR_BOOT_DEVICE", "",
                       "comma-separated devices to treat as the boot medium (never written to)")
 CMDLINE = Setting("OSCAR_CMDLINE", "/proc/cmdline",
-                  "the file read as the kernel command line (oscar.backup=, oscar.restaure)")
+                  "the file read as the kernel command line (oscar=restaure, oscar.backup=)")
 MENUS = Setting("OSCAR_MENUS", "", "a folder of menu YAML files used instead of the packaged ones")
 GRUB_TEMPLATES = Setting("OSCAR_GRUB_TEMPLATES", "",
                          "a school's own copy of the GRUB and dnsmasq templates")
