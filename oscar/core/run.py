@@ -211,65 +211,12 @@ def pipeline(
     log.info("pipeline: %s", " | ".join(shlex.join(a) for a in resolved))
     procs: list[subprocess.Popen[bytes]] = []
     readers: list[_StderrReader] = []
-    feeder: threading.Thread | None = None
     feed_error: list[BaseException] = []
     try:
-        prev_out: IO[bytes] | None = None
-        for index, argv in enumerate(resolved):
-            first, last = index == 0, index == len(resolved) - 1
-            stdin: int | IO[bytes]
-            if first:
-                stdin = subprocess.PIPE if source is not None else subprocess.DEVNULL
-            else:
-                assert prev_out is not None
-                stdin = prev_out
-            stdout = subprocess.PIPE if (not last or sink is not None) else subprocess.DEVNULL
-            proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                                    env=_env(), preexec_fn=_die_with_parent)
-            if prev_out is not None:
-                prev_out.close()  # the child holds it now; we must not keep the pipe open
-            prev_out = proc.stdout if not last else None
-            procs.append(proc)
-            cancel.started(proc)
-            assert proc.stderr is not None
-            callback: LineCallback | None = None
-            if on_line is not None:
-                callback = (lambda i: (lambda line: on_line(i, line)))(index)
-            reader = _StderrReader(proc.stderr, callback)
-            reader.start()
-            readers.append(reader)
-
-        if source is not None:
-            stdin_pipe = procs[0].stdin
-            assert stdin_pipe is not None
-
-            def feed() -> None:
-                try:
-                    for chunk in source:
-                        stdin_pipe.write(chunk)
-                except BrokenPipeError:
-                    pass  # the consumer died; its own exit status tells why
-                except BaseException as exc:  # e.g. a checksum mismatch raised by the source
-                    feed_error.append(exc)
-                    _kill_all(procs)
-                finally:
-                    try:
-                        stdin_pipe.close()
-                    except BrokenPipeError:
-                        pass
-
-            feeder = threading.Thread(target=feed, daemon=True)
-            feeder.start()
-
+        _start_stages(resolved, source is not None, sink is not None, on_line, procs, readers)
+        feeder = _feed(procs, source, feed_error) if source is not None else None
         if sink is not None:
-            out = procs[-1].stdout
-            assert out is not None
-            while True:
-                chunk = out.read(CHUNK)
-                if not chunk:
-                    break
-                sink(chunk)
-            out.close()
+            _drain(procs[-1], sink)
         for proc in procs:
             proc.wait()
         if feeder is not None:
@@ -286,6 +233,82 @@ def pipeline(
             cancel.finished(proc)
     if feed_error:
         raise feed_error[0]
+    _check_stages(resolved, procs, readers)
+
+
+def _start_stages(resolved: list[list[str]], fed: bool, drained: bool,
+                  on_line: Callable[[int, str], None] | None,
+                  procs: list[subprocess.Popen[bytes]], readers: list[_StderrReader]) -> None:
+    """Start every stage, each reading the previous one's stdout. ``procs`` grows as they
+    start, so that the caller can kill the ones already running when a later one fails."""
+    prev_out: IO[bytes] | None = None
+    for index, argv in enumerate(resolved):
+        first, last = index == 0, index == len(resolved) - 1
+        stdin: int | IO[bytes]
+        if first:
+            stdin = subprocess.PIPE if fed else subprocess.DEVNULL
+        else:
+            assert prev_out is not None
+            stdin = prev_out
+        stdout = subprocess.PIPE if (not last or drained) else subprocess.DEVNULL
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                                env=_env(), preexec_fn=_die_with_parent)
+        if prev_out is not None:
+            prev_out.close()  # the child holds it now; we must not keep the pipe open
+        prev_out = proc.stdout if not last else None
+        procs.append(proc)
+        cancel.started(proc)
+        assert proc.stderr is not None
+        callback: LineCallback | None = None
+        if on_line is not None:
+            callback = (lambda i: (lambda line: on_line(i, line)))(index)
+        reader = _StderrReader(proc.stderr, callback)
+        reader.start()
+        readers.append(reader)
+
+
+def _feed(procs: list[subprocess.Popen[bytes]], source: Iterable[bytes],
+          feed_error: list[BaseException]) -> threading.Thread:
+    """A thread writing ``source`` into the first stage; an error the source raises (a
+    checksum mismatch) is kept in ``feed_error`` and kills the pipeline."""
+    stdin_pipe = procs[0].stdin
+    assert stdin_pipe is not None
+
+    def feed() -> None:
+        try:
+            for chunk in source:
+                stdin_pipe.write(chunk)
+        except BrokenPipeError:
+            pass  # the consumer died; its own exit status tells why
+        except BaseException as exc:  # e.g. a checksum mismatch raised by the source
+            feed_error.append(exc)
+            _kill_all(procs)
+        finally:
+            try:
+                stdin_pipe.close()
+            except BrokenPipeError:
+                pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return feeder
+
+
+def _drain(proc: subprocess.Popen[bytes], sink: Callable[[bytes], None]) -> None:
+    out = proc.stdout
+    assert out is not None
+    while True:
+        chunk = out.read(CHUNK)
+        if not chunk:
+            break
+        sink(chunk)
+    out.close()
+
+
+def _check_stages(resolved: list[list[str]], procs: list[subprocess.Popen[bytes]],
+                  readers: list[_StderrReader]) -> None:
+    """Raise CommandFailed for the stage that failed for a reason of its own: a broken pipe
+    is only the echo of another stage's death."""
     codes = [p.returncode for p in procs]
     if any(codes):
         cancel.check()

@@ -91,6 +91,50 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
     old_sector = table.sector_size
     entries = sorted(table.entries, key=lambda e: e.start)
     end_limit = usable_end(disk_bytes, sector, table.label)
+    as_saved = _as_saved(table, entries, source_bytes, disk_bytes, sector, layout, end_limit)
+    if as_saved is not None:
+        return as_saved
+    _check_starts(entries, old_sector, sector)
+    sizes = {e.number: e.size * old_sector for e in entries}
+    gaps = []
+    previous_end = entries[0].start * old_sector if entries else 0
+    for e in entries:
+        gaps.append(max(0, e.start * old_sector - previous_end))
+        previous_end = (e.start + e.size) * old_sector
+    first_start = entries[0].start * old_sector if entries else MIB
+    if table.label == "gpt":
+        first_start = max(first_start, GPT_PRIMARY_SECTORS * sector)
+    resizable = [e.number for e in entries if _resizable(e, needs)]
+    if layout == "keep" and sector == old_sector:
+        resizable = []
+    pinned = [e for e in entries if e.number in keep_start] if table.label != "gpt" else []
+    frozen: set[int] = set()
+    if pinned:
+        frozen = {e.number for e in entries if e.start < pinned[-1].start}
+        resizable = [n for n in resizable if n not in frozen]
+    fixed_total = sum(sizes[n] for n in sizes if n not in resizable)
+    # every moved partition may lose up to one alignment unit at its start
+    room = end_limit - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
+    end_bytes = max((e.start + e.size for e in entries), default=0) * old_sector
+    if room < sum(sizes[n] for n in resizable) and end_bytes <= end_limit \
+            and sector == old_sector:
+        return Fitted(table, [], layout, same=True)  # a layout that fits is never shrunk
+    new = _new_sizes(sizes, resizable, needs, room, layout)
+    out, changes, position = _place(entries, gaps, sizes, new, frozen | {e.number for e in pinned},
+                                    first_start, old_sector, sector)
+    if position > end_limit:
+        raise _too_small(entries, sizes, needs, resizable, disk_bytes, end_limit, position)
+    fitted = SfTable(_converted_header(table, sector), sorted(out, key=lambda e: e.number))
+    # the first partition keeps its start anyway: only the others are worth saying
+    return Fitted(fitted, changes, layout, same=False,
+                  kept_starts=sorted(e.number for e in pinned if e is not entries[0]))
+
+
+def _as_saved(table: SfTable, entries: list[SfEntry], source_bytes: int | None, disk_bytes: int,
+              sector: int, layout: str, end_limit: int) -> Fitted | None:
+    """The saved table itself when nothing needs to move; a refusal for what OSCAR does not
+    move (an extended partition beyond the disk); None when the table must be fitted."""
+    old_sector = table.sector_size
     same_geometry = sector == old_sector and source_bytes == disk_bytes
     end_bytes = max((e.start + e.size for e in entries), default=0) * old_sector
     if same_geometry or (layout == "keep" and sector == old_sector and end_bytes <= end_limit):
@@ -107,39 +151,25 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
               "partitions, and it ends at {need}, beyond this disk ({have}).").format(
                 need=human_size(end_bytes), have=human_size(end_limit)),
             _("Restore onto a disk at least as big as the saved one."))
+    return None
+
+
+def _check_starts(entries: list[SfEntry], old_sector: int, sector: int) -> None:
     for e in entries:
         if e.start * old_sector % sector:
             raise TargetRefused(
                 _("Partition {n} starts at byte {start}, not on a {sector}-byte sector of the "
                   "target disk.").format(n=e.number, start=e.start * old_sector, sector=sector),
                 _("Restore onto a disk with {old}-byte sectors.").format(old=old_sector))
-    sizes = {e.number: e.size * old_sector for e in entries}
-    gaps = []
-    previous_end = entries[0].start * old_sector if entries else 0
-    for e in entries:
-        gaps.append(max(0, e.start * old_sector - previous_end))
-        previous_end = (e.start + e.size) * old_sector
-    first_start = entries[0].start * old_sector if entries else MIB
-    if table.label == "gpt":
-        first_start = max(first_start, GPT_PRIMARY_SECTORS * sector)
-    resizable = [e.number for e in entries if _resizable(e, needs)]
-    if layout == "keep" and sector == old_sector:
-        resizable = []
-    pinned = [e for e in entries if e.number in keep_start] if table.label != "gpt" else []
-    frozen: set[int] = set()
-    if pinned:
-        last_pinned = pinned[-1].start
-        frozen = {e.number for e in entries if e.start < last_pinned}
-        resizable = [n for n in resizable if n not in frozen]
-    anchored = frozen | {e.number for e in pinned}
-    fixed_total = sum(sizes[n] for n in sizes if n not in resizable)
-    # every moved partition may lose up to one alignment unit at its start
-    room = end_limit - first_start - sum(gaps[1:]) - fixed_total - ALIGN * len(entries)
+
+
+def _new_sizes(sizes: dict[int, int], resizable: list[int], needs: dict[int, PartNeed],
+               room: int, layout: str) -> dict[int, int]:
+    """Each partition's new size: grow-last gives the difference to the last data partition,
+    proportional shares the room; none below its data."""
     minimum = {n: _align_up(needs[n].minimum) if n in needs else 0 for n in resizable}
     new = dict(sizes)
     grow_total = sum(sizes[n] for n in resizable)
-    if room < grow_total and end_bytes <= end_limit and sector == old_sector:
-        return Fitted(table, [], layout, same=True)  # a layout that fits is never shrunk
     if resizable and room >= grow_total and layout == "grow-last":
         data = [n for n in resizable if needs[n].data] or resizable
         new[data[-1]] = sizes[data[-1]] + (room - grow_total)
@@ -147,6 +177,14 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
         new.update(_share(sizes, resizable, minimum, room))
     for n in resizable:
         new[n] = max(_align_down(new[n]), minimum[n])
+    return new
+
+
+def _place(entries: list[SfEntry], gaps: list[int], sizes: dict[int, int], new: dict[int, int],
+           anchored: set[int], first_start: int, old_sector: int, sector: int
+           ) -> tuple[list[SfEntry], list[Change], int]:
+    """The partitions laid one after the other (gaps kept, 1 MiB aligned; the first and the
+    anchored ones where they were): the entries, what changed, and where the last one ends."""
     changes: list[Change] = []
     out: list[SfEntry] = []
     position = first_start
@@ -160,19 +198,19 @@ def fit(table: SfTable, *, source_bytes: int | None, disk_bytes: int, sector: in
                            dict(e.fields)))
         if new[e.number] != sizes[e.number] or start != e.start * old_sector:
             changes.append(Change(e.number, sizes[e.number], new[e.number], start))
-    if position > end_limit:
-        raise _too_small(entries, sizes, needs, resizable, disk_bytes, end_limit, position)
+    return out, changes, position
+
+
+def _converted_header(table: SfTable, sector: int) -> dict[str, str]:
+    """The saved header for the target: its own size and sectors (sfdisk works out the rest)."""
     header = dict(table.header)
     header.pop("last-lba", None)
     header.pop("device", None)
     if "first-lba" in header:
-        header["first-lba"] = str(int(header["first-lba"]) * old_sector // sector)
+        header["first-lba"] = str(int(header["first-lba"]) * table.sector_size // sector)
     if "sector-size" in header or sector != 512:
         header["sector-size"] = str(sector)
-    fitted = SfTable(header, sorted(out, key=lambda e: e.number))
-    # the first partition keeps its start anyway: only the others are worth saying
-    return Fitted(fitted, changes, layout, same=False,
-                  kept_starts=sorted(e.number for e in pinned if e is not entries[0]))
+    return header
 
 
 def _resizable(entry: SfEntry, needs: dict[int, PartNeed]) -> bool:

@@ -32,11 +32,12 @@ from oscar.core import run, tools
 from oscar.core.errors import OscarError, TargetRefused, UsageError
 from oscar.core.i18n import _
 from oscar.core.progress import Progress
-from oscar.disks import disklock, probe
+from oscar.disks import disklock
 from oscar.disks.devices import Disk, Partition, human_size
 from oscar.engine import bootsystems, grubcfg, grubinstall, ptable
 from oscar.engine.mount import mounted
 from oscar.ops import plan as planning
+from oscar.ops import safety
 
 log = logging.getLogger("oscar.bootinstall")
 
@@ -194,9 +195,7 @@ def oscar_partition_of(disk: Disk) -> Partition | None:
 def check_target(disk: Disk) -> tuple[Partition, Partition | None, list[str]]:
     """Why this disk cannot take OSCAR's boot menu, if it cannot (pure): the OSCAR partition,
     the EFI partition and the platforms it will boot on."""
-    if disk.is_boot_medium:
-        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
-                            _("Choose the PC's disk, not the OSCAR key."))
+    safety.refuse_boot_medium(disk, _("Choose the PC's disk, not the OSCAR key."))
     oscar = oscar_partition_of(disk)
     if oscar is None or not oscar.uuid:
         raise TargetRefused(_("{disk} has no OSCAR partition (ext4, label OSCAR).").format(
@@ -456,18 +455,14 @@ class Installer:
                                              "efi-boot": self._efi_boot,
                                              "hide": self._hide,
                                              "menu": self._write_menu},
-                                 self._guard, self.progress.step)
+                                 self._check, self.progress.step)
         finally:
             self.close()
         return [s.title for s in self.systems] + ["OSCAR", "restaure"]
 
-    def _guard(self, step: planning.Step) -> None:
-        """Right before writing: the same disk (identity, size), the same OSCAR and EFI
-        partitions (filesystem UUIDs, places), and not the medium OSCAR started from."""
-        disk = probe.resolve_disk(self.plan.disk_identity, with_usage=False)
-        if disk.size != self.plan.disk_size:
-            raise TargetRefused(_("The disk {identity} changed size since it was confirmed.").format(
-                identity=self.plan.disk_identity), _("Check the disks and start again."))
+    def _check(self, step: planning.Step, disk: Disk) -> None:
+        """Right before writing (the same disk, found again): the same OSCAR and EFI
+        partitions (filesystem UUIDs, places)."""
         oscar, esp, _platforms = check_target(disk)
         if (oscar.uuid, oscar.start, oscar.number) != (self.oscar.uuid, self.oscar.start,
                                                        self.oscar.number) or \

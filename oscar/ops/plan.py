@@ -1,9 +1,10 @@
 """Plans: every destructive operation is first a list of typed steps that can be printed
 (--dry-run), confirmed, then executed by a table of handlers.
 
-Right before a step writes, the executor's guard re-finds the target disk by identity (never by
-sdX name), re-checks its size and that the partition is neither in use, nor the backup store,
-nor on the boot medium.
+Right before a step writes, the executor finds the target disk again by identity (never by
+sdX name) and re-checks it (ops/safety.py: same size, not the boot medium); then the
+operation's own check looks at what this step writes (not in use, not the backups' partition,
+big enough...) and names the device it writes now.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oscar.core.i18n import _
-from oscar.disks.devices import human_size
+from oscar.disks.devices import Disk, human_size
+from oscar.ops import safety
 
 log = logging.getLogger("oscar.plan")
 
@@ -52,14 +54,22 @@ class Plan:
 
 
 Handler = Callable[[Step], None]
+Check = Callable[[Step, Disk], None]  # the operation's own checks; sets step.writes
 
 
-def execute(plan: Plan, handlers: dict[str, Handler], guard: Callable[[Step], None],
-            on_step: Callable[[int, int, str], None] | None = None) -> None:
+def execute(plan: Plan, handlers: dict[str, Handler], check: Check | None,
+            on_step: Callable[[int, int, str], None] | None = None, *,
+            store_paths: list[str] | None = None) -> None:
+    """Run the steps in order. Before each step that writes: the disk found again and
+    re-checked (safety.found_again), then ``check``; a plan that writes needs one."""
     for number, step in enumerate(plan.steps, 1):
         log.info("step %d/%d: %s (%s)", number, len(plan.steps), step.action, step.label)
         if on_step is not None:
             on_step(number, len(plan.steps), step.label)
         if step.writes:
-            guard(step)
+            if check is None:
+                raise AssertionError(f"step {step.action} writes, and its plan has no check")
+            disk = safety.found_again(plan.disk_identity, plan.disk_size, plan.disk_path,
+                                      store_paths)
+            check(step, disk)
         handlers[step.action](step)

@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass
 
 from oscar.core import run, tools
-from oscar.core.errors import TargetRefused
 from oscar.core.i18n import _
 from oscar.core.progress import Progress
-from oscar.disks import disklock, probe
+from oscar.disks import disklock
 from oscar.disks.devices import Disk, human_size, partition_path
 from oscar.engine import layout, ptable
 from oscar.ops import plan as planning
+from oscar.ops import safety
 
 log = logging.getLogger("oscar.prepare")
 FSTYPE_TOOLS = {"ntfs": "mkfs.ntfs", "ext4": "mkfs.ext4", "swap": "mkswap", "vfat": "mkfs.vfat"}
@@ -32,17 +32,7 @@ def default_label(disk: Disk) -> str:
 
 def check_target(disk: Disk) -> None:
     """Every reason to refuse wiping this disk (pure)."""
-    if disk.is_boot_medium:
-        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
-                            _("Choose the PC's disk, not the OSCAR key or the live system."))
-    if disk.holds_store:
-        raise TargetRefused(_("{disk} holds the backup folder; preparing it would erase the "
-                              "backups.").format(disk=disk.path),
-                            _("Copy the backups elsewhere first, or choose another disk."))
-    busy = [p.path for p in disk.partitions if p.in_use]
-    if busy:
-        raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=busy[0]),
-                            _("Unmount it first."))
+    safety.refuse_whole_disk(disk)
 
 
 class Preparer:
@@ -85,14 +75,10 @@ class Preparer:
         tools.require_all(self.required_tools())
         with disklock.locked(self.disk):
             planning.execute(self.plan, {"write-table": self._write_table, "format": self._format},
-                             self._guard, self.progress.step)
+                             self._check, self.progress.step)
 
-    def _guard(self, step: planning.Step) -> None:
-        """Right before writing: the same disk (identity and size), still not in use."""
-        disk = probe.resolve_disk(self.plan.disk_identity, with_usage=False)
-        if disk.size != self.plan.disk_size:
-            raise TargetRefused(_("The disk {identity} changed size since it was confirmed.").format(
-                identity=self.plan.disk_identity), _("Check the disks and start again."))
+    def _check(self, step: planning.Step, disk: Disk) -> None:
+        """Right before writing (the same disk, found again): still not in use."""
         check_target(disk)
         self.disk = disk
         if step.action == "write-table":

@@ -199,7 +199,7 @@ class Saver:
                         "save-part": self._save_part,
                         "record-swap": self._record_swap,
                         "publish": lambda step: None,
-                    }, self._guard, self.progress.step)
+                    }, None, self.progress.step)
                 manifest = self._manifest()
                 self.progress.message(_("Checking the files written..."))
                 return backup.publish(manifest)
@@ -209,9 +209,6 @@ class Saver:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                 raise store_error(exc, self.store.root) from exc
             raise
-
-    def _guard(self, step: planning.Step) -> None:
-        pass  # saving writes only into the store
 
     def _device(self, number: int) -> str:
         part = self.disk.partition(number)

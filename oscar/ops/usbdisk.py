@@ -19,11 +19,12 @@ from oscar.core import tools
 from oscar.core.errors import TargetRefused, UsageError
 from oscar.core.i18n import _
 from oscar.core.progress import Progress
-from oscar.disks import disklock, probe
+from oscar.disks import disklock
 from oscar.disks.devices import Disk, human_size, partition_path
 from oscar.engine import grubcfg, grubinstall, layout, ptable
 from oscar.engine.mount import mounted
 from oscar.ops import plan as planning
+from oscar.ops import safety
 from oscar.ops.bootinstall import LIVE_DIR, LIVE_FILES, copy_live, find_live_source
 from oscar.ops.prepare import FSTYPE_TOOLS, format_partition, write_table
 
@@ -50,17 +51,11 @@ def describe(disk: Disk) -> str:
 
 def check_target(disk: Disk, allow_small: bool) -> None:
     """Every reason to refuse erasing this disk (pure)."""
-    if disk.is_boot_medium:
-        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
-                            _("Start OSCAR from another medium to lay out this disk."))
-    if disk.holds_store:
-        raise TargetRefused(_("{disk} holds the backup folder in use; laying it out would erase "
-                              "the backups.").format(disk=disk.path),
-                            _("Copy the backups elsewhere first, or choose another disk."))
-    busy = [p.path for p in disk.partitions if p.in_use]
-    if busy:
-        raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=busy[0]),
-                            _("Unmount it first (or unplug and plug the disk in again)."))
+    safety.refuse_whole_disk(
+        disk, boot_hint=_("Start OSCAR from another medium to lay out this disk."),
+        store_message=_("{disk} holds the backup folder in use; laying it out would erase the "
+                        "backups.").format(disk=disk.path),
+        busy_hint=_("Unmount it first (or unplug and plug the disk in again)."))
     if disk.size < layout.USB_MIN_SIZE and not allow_small:
         raise TargetRefused(
             _("{disk} has {size}; an OSCAR USB disk needs at least {minimum}.").format(
@@ -150,15 +145,11 @@ class UsbDiskInit:
             planning.execute(self.plan, {"write-table": self._write_table,
                                          "format": self._format, "copy-live": self._copy_live,
                                          "grub": self._grub},
-                             self._guard, self.progress.step)
+                             self._check, self.progress.step)
         log.info("USB disk %s laid out (%s)", self.disk.path, describe(self.disk))
 
-    def _guard(self, step: planning.Step) -> None:
-        """Right before writing: the same disk (identity and size), still not in use."""
-        disk = probe.resolve_disk(self.plan.disk_identity, with_usage=False)
-        if disk.size != self.plan.disk_size:
-            raise TargetRefused(_("The disk {identity} changed size since it was confirmed.").format(
-                identity=self.plan.disk_identity), _("Check the disks and start again."))
+    def _check(self, step: planning.Step, disk: Disk) -> None:
+        """Right before writing (the same disk, found again): still not in use."""
         check_target(disk, self.opts.allow_small)
         self.disk = disk
         if "number" in step.params:

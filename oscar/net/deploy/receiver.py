@@ -34,6 +34,7 @@ from oscar.net.deploy.sources import (
     StreamSource,
     write_small_files,
 )
+from oscar.ops import safety
 from oscar.ops.personalise import clients as clients_file
 from oscar.ops.personalise.apply import Personaliser, candidates
 from oscar.ops.restore.restorer import RestoreOptions, Restorer
@@ -131,9 +132,7 @@ class Receiver:
         self.iface = netinfo.choose(opts.interface)
         assert self.iface.address is not None
         self.target = choose_disk(opts.disk, [])
-        if self.target.is_boot_medium:
-            raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(
-                disk=self.target.path), _("Choose the PC's disk."))
+        safety.refuse_boot_medium(self.target, _("Choose the PC's disk."))
         self.header: dict[str, Any] = {}
         self.mode = ""
         self.url = ""

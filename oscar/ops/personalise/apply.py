@@ -13,11 +13,12 @@ from oscar.core import tools
 from oscar.core.errors import TargetRefused
 from oscar.core.i18n import _
 from oscar.core.progress import Progress
-from oscar.disks import disklock, probe
+from oscar.disks import disklock
 from oscar.disks.devices import Disk, Partition, is_oscar_filesystem
 from oscar.engine import ntfs
 from oscar.engine.mount import mounted
 from oscar.ops import plan as planning
+from oscar.ops import safety
 from oscar.ops.personalise import linux, windows
 from oscar.ops.personalise.clients import Client
 
@@ -41,9 +42,7 @@ def candidates(disk: Disk) -> list[Partition]:
 class Personaliser:
     def __init__(self, disk: Disk, client: Client, progress: Progress,
                  join_password: str | None = None) -> None:
-        if disk.is_boot_medium:
-            raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
-                                _("Choose the PC's disk."))
+        safety.refuse_boot_medium(disk, _("Choose the PC's disk."))
         self.disk = disk
         self.client = client
         self.progress = progress
@@ -52,10 +51,7 @@ class Personaliser:
         if not self.parts:
             raise TargetRefused(_("{disk} has no Windows or Linux partition to personalise.")
                                 .format(disk=disk.path), _("Restore or deploy a backup first."))
-        busy = [p.path for p in self.parts if p.in_use]
-        if busy:
-            raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=busy[0]),
-                                _("Unmount it first."))
+        safety.refuse_busy(self.parts)
         self.plan = planning.Plan(
             _("Personalise {disk} as {name} ({mac})").format(disk=disk.path,
                                                              name=client.hostname,
@@ -72,16 +68,11 @@ class Personaliser:
     def run(self) -> Result:
         tools.require_all(["ntfs-3g", "ntfsinfo", "mount", "umount"])
         with disklock.locked(self.disk):
-            planning.execute(self.plan, {"personalise": self._personalise}, self._guard,
+            planning.execute(self.plan, {"personalise": self._personalise}, self._check,
                              self.progress.step)
         return self.result
 
-    def _guard(self, step: planning.Step) -> None:
-        disk = probe.resolve_disk(self.plan.disk_identity, with_usage=False)
-        if disk.size != self.plan.disk_size or disk.is_boot_medium:
-            raise TargetRefused(_("The disk {identity} is not in the state that was confirmed.")
-                                .format(identity=self.plan.disk_identity),
-                                _("Check the disks and start again."))
+    def _check(self, step: planning.Step, disk: Disk) -> None:
         part = disk.partition(step.params["number"])
         if part is None or part.fstype != step.params["fstype"] or part.in_use:
             raise TargetRefused(_("Partition {n} of {disk} changed since it was confirmed.")

@@ -19,7 +19,7 @@ from oscar.core.progress import Progress
 from oscar.disks import disklock, probe
 from oscar.disks.devices import Disk, Partition, human_size, partition_path
 from oscar.engine import bcd, fit, fsarchiver, fsresize, mkfs, mount, ntfs, ptable, scratch
-from oscar.ops import bootinstall
+from oscar.ops import bootinstall, safety
 from oscar.ops import plan as planning
 from oscar.ops.restore import imagewrite, retarget, shrinkscratch
 from oscar.ops.save import store_partition_names
@@ -137,19 +137,14 @@ def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_tab
                  store_parts: set[str], table: ptable.SfTable | None,
                  format_only: bool = False) -> None:
     """Every reason to refuse the target, before anything is written (pure)."""
-    if target.is_boot_medium:
-        raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=target.path),
-                            _("Choose the PC's disk, not the OSCAR key or the live system."))
+    safety.refuse_boot_medium(target)
     kept = [p for p in target.partitions if p.name in store_parts]
     retarget.check_sector_size(man, entries, target, format_only)
     if with_table:
         assert table is not None  # already fitted to the target (fit.fit refuses what cannot)
         ptable.check_keeps(table, [(p.number, p.start, p.size) for p in kept])
-        for part in target.partitions:
-            if part.in_use and part.name not in store_parts:
-                raise TargetRefused(
-                    _("Partition {dev} is mounted or in use.").format(dev=part.path),
-                    _("Unmount it before rewriting the partition table."))
+        safety.refuse_busy(target.partitions, _("Unmount it before rewriting the partition "
+                                                "table."), spared=frozenset(store_parts))
         for entry in entries:
             if any(k.number == entry.number for k in kept):
                 raise TargetRefused(
@@ -175,9 +170,7 @@ def check_partition(part: Partition, entry: PartEntry, store_parts: set[str],
         raise TargetRefused(_("Partition {dev} holds the backups and cannot be "
                               "overwritten.").format(dev=part.path),
                             _("Restore the other partitions only (--parts)."))
-    if part.in_use:
-        raise TargetRefused(_("Partition {dev} is mounted or in use.").format(dev=part.path),
-                            _("Unmount it first."))
+    safety.refuse_busy([part])
     need = needed_size(entry) if need is None else need
     if part.size < need:
         if entry.method in retarget.BLOCK:
@@ -476,7 +469,7 @@ class Restorer:
                     "prepare-store": self._prepare_store,
                     "boot-menu": self._boot_menu,
                     "check-boot-config": self._check_boot_config,
-                }, self._guard, self.progress.step)
+                }, self._check, self.progress.step, store_paths=self.store_paths)
             except BaseException as exc:
                 log.error("restore failed: %s", getattr(exc, "message", None) or repr(exc))
                 raise
@@ -487,28 +480,13 @@ class Restorer:
         oplog.fsync_quietly(log_path)
         return log_path
 
-    def _current(self) -> Disk:
-        """The confirmed disk, found again by identity (its /dev name may have changed)."""
-        disk = probe.resolve_disk(self.plan.disk_identity, store_paths=self.store_paths,
-                                  with_usage=False)
-        if disk.size != self.plan.disk_size:
-            raise TargetRefused(
-                _("The disk {identity} changed size since it was confirmed.").format(
-                    identity=self.plan.disk_identity), _("Check the disks and start again."))
-        if disk.is_boot_medium:
-            raise TargetRefused(_("{disk} is the disk OSCAR started from.").format(disk=disk.path),
-                                _("Choose the PC's disk."))
+    def _check(self, step: planning.Step, disk: Disk) -> None:
+        """Right before writing (the disk found again): still holding the backups or not, as
+        confirmed; then what this step writes."""
         if disk.holds_store != self.confirmed_holds_store:
             raise TargetRefused(
                 _("The disk {identity} is not in the state that was confirmed.").format(
                     identity=self.plan.disk_identity), _("Check the disks and start again."))
-        if disk.path != self.plan.disk_path:
-            log.warning("disk %s moved from %s to %s", self.plan.disk_identity,
-                        self.plan.disk_path, disk.path)
-        return disk
-
-    def _guard(self, step: planning.Step) -> None:
-        disk = self._current()
         self.target = disk
         if step.action == "boot-menu":
             step.writes = disk.path  # the Installer guards each of its own writes
@@ -516,10 +494,7 @@ class Restorer:
         if step.action == "write-table":
             kept = [p for p in disk.partitions if p.name in self.store_parts]
             ptable.check_keeps(step.params["table"], [(p.number, p.start, p.size) for p in kept])
-            for other in disk.partitions:
-                if other.in_use and other.name not in self.store_parts:
-                    raise TargetRefused(_("Partition {dev} is mounted or in use.").format(
-                        dev=other.path), _("Unmount it first."))
+            safety.refuse_busy(disk.partitions, spared=frozenset(self.store_parts))
             step.writes = disk.path
             return
         number = step.params["number"]
