@@ -123,7 +123,7 @@ def test_load_refuses_with_every_problem_and_a_hint(tmp_path: Path) -> None:
                     "zz,PC3,dhcp\n")
     with pytest.raises(UsageError) as refused:
         clients.load(path)
-    assert "has 2 problem(s)" in refused.value.message
+    assert "has 2 problems:" in refused.value.message
     assert "line 3: MAC address 52:54:00:12:00:01 is already on line 2" in refused.value.message
     assert "line 4: 'zz' is not a MAC address" in refused.value.message
     assert "nothing was written" in (refused.value.hint or "")

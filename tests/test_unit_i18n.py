@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 PO = ROOT / "oscar/data/locale/fr/LC_MESSAGES/oscar.po"
+POT = ROOT / "oscar/data/locale/oscar.pot"
 
 
 def messages_in_code() -> dict[str, str]:
@@ -24,11 +25,13 @@ def messages_in_code() -> dict[str, str]:
     found: dict[str, str] = {m: "menus/" for m in menus.strings(menus.load())}
     for path in sorted((ROOT / "oscar").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_":
-                arg = node.args[0] if node.args else None
-                assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
-                    f"{path}:{node.lineno}: _() needs a literal string"
-                found[arg.value] = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                    node.func.id in ("_", "ngettext"):
+                texts = node.args[:1] if node.func.id == "_" else node.args[:2]
+                for arg in texts or [None]:
+                    assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
+                        f"{path}:{node.lineno}: {node.func.id}() needs literal strings"
+                    found[arg.value] = f"{path.relative_to(ROOT)}:{node.lineno}"
     return found
 
 
@@ -76,3 +79,46 @@ def test_cli_speaks_french_by_default() -> None:
     assert re.search(r"^oscar : erreur : Le dossier des sauvegardes /nonexistent n'existe pas\.$",
                      result.stderr, re.M), result.stderr
     assert "conseil : " in result.stderr
+
+
+def test_no_fuzzy_translation() -> None:
+    """`make po` marks new and changed messages fuzzy: a translator must look at each."""
+    fuzzy = [entry.get("msgid") for entry in i18n._po_entries(PO.read_text(encoding="utf-8"))
+             if "fuzzy" in entry.get("flags", "") and entry.get("msgid")]
+    assert not fuzzy, f"fuzzy translations to review: {fuzzy}"
+
+
+def test_the_template_holds_every_message() -> None:
+    """oscar.pot is what `make pot` extracts: run it after changing a message."""
+    template = {e["msgid"] for e in i18n._po_entries(POT.read_text(encoding="utf-8"))} | {
+        e["msgid_plural"] for e in i18n._po_entries(POT.read_text(encoding="utf-8"))
+        if "msgid_plural" in e}
+    missing = sorted(set(messages_in_code()) - template)
+    assert not missing, f"run 'make po': {missing}"
+
+
+def test_messages_are_never_translated_inside_f_strings() -> None:
+    """xgettext does not read into f-strings: a message there would never reach the catalogue."""
+    hidden = []
+    for path in sorted((ROOT / "oscar").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.JoinedStr):
+                hidden += [f"{path.relative_to(ROOT)}:{call.lineno}" for call in ast.walk(node)
+                           if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                           and call.func.id in ("_", "ngettext")]
+    assert not hidden, hidden
+
+
+def test_plural_forms_follow_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    french = i18n.load("fr")
+    one = french.ngettext("{path}: {n} client, no problem.", "{path}: {n} clients, no problem.", 1)
+    many = french.ngettext("{path}: {n} client, no problem.", "{path}: {n} clients, no problem.", 3)
+    assert one == "{path} : {n} client, aucun problème."
+    assert many == "{path} : {n} clients, aucun problème."
+    # French says "0 client" (n > 1 is plural), English "0 clients"
+    assert french.ngettext("{n} done", "{n} done", 0) == "{n} terminé"
+    assert i18n.load("en").ngettext("{n} disk", "{n} disks", 0) == "{n} disks"
+    # a fresh checkout without the compiled .mo reads the .po, plurals included
+    catalog = i18n.PoTranslations(PO.read_text(encoding="utf-8"))
+    assert catalog.ngettext("{n} refused", "{n} refused", 2) == "{n} refusés"
+    assert catalog.ngettext("{n} refused", "{n} refused", 1) == "{n} refusé"

@@ -23,7 +23,7 @@ from oscar.backups import manifest
 from oscar.backups.manifest import Manifest, PartEntry
 from oscar.core import cancel, safetext
 from oscar.core.errors import BackupInvalid, OscarError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.engine import compress as compression
 from oscar.engine import ptable
 
@@ -78,7 +78,9 @@ def image_files(folder: Path, part: str) -> tuple[list[str], str, str, str]:
         found.setdefault((method, fs, suffix), []).append(name)
     if len(found) != 1:
         raise BackupInvalid(
-            _("The Clonezilla image has {count} images for partition {part}.").format(
+            ngettext("The Clonezilla image has {count} image for partition {part}.",
+                     "The Clonezilla image has {count} images for partition {part}.",
+                     len(found)).format(
                 count=len(found), part=part), _("Keep one image per partition in the folder."))
     (method, fs, suffix), files = next(iter(found.items()))
     if suffix == CONTENT:
@@ -99,7 +101,9 @@ def load(folder: Path) -> Manifest:
     """A manifest describing a Clonezilla folder (nothing is written into it)."""
     disks = _words(folder, "disk")
     if len(disks) != 1:
-        raise BackupInvalid(_("The Clonezilla image holds {n} disks.").format(n=len(disks)),
+        raise BackupInvalid(ngettext("The Clonezilla image holds {n} disk.",
+                                     "The Clonezilla image holds {n} disks.",
+                                     len(disks)).format(n=len(disks)),
                             _("OSCAR restores Clonezilla images of one disk."))
     disk = disks[0]
     if not safetext.is_kernel_name(disk):

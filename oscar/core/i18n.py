@@ -28,33 +28,47 @@ def wanted_language() -> str:
 
 
 def parse_po(text: str) -> dict[str, str]:
-    """Minimal .po reader (msgid/msgstr with continuation lines), enough for our own catalogue."""
+    """Minimal .po reader (msgid/msgstr with continuation lines), enough for our own catalogue.
+
+    A plural entry gives two keys: its msgid (msgstr[0]) and its msgid_plural (msgstr[1]).
+    Fuzzy entries are left out, as msgfmt leaves them out of the .mo."""
     catalog: dict[str, str] = {}
+    for entry in _po_entries(text):
+        if "fuzzy" in entry.get("flags", ""):
+            continue
+        if entry.get("msgid"):
+            catalog[entry["msgid"]] = entry.get("msgstr", entry.get("msgstr[0]", ""))
+        if entry.get("msgid_plural"):
+            catalog[entry["msgid_plural"]] = entry.get("msgstr[1]", "")
+    return catalog
+
+
+def _po_entries(text: str) -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = []
+    entry: dict[str, str] = {}
     key: str | None = None
-    current: list[str] = []
-    msgid: list[str] = []
-    msgstr: list[str] = []
-
-    def flush() -> None:
-        if msgid and "".join(msgid):
-            catalog["".join(msgid)] = "".join(msgstr)
-
     for raw in text.splitlines():
         line = raw.strip()
-        if line.startswith("msgid "):
-            flush()
-            msgid, msgstr = [], []
-            key, current = "id", msgid
-            line = line[6:]
-        elif line.startswith("msgstr "):
-            key, current = "str", msgstr
-            line = line[7:]
-        elif not line.startswith('"'):
+        if line.startswith("#,"):
+            if "msgid" in entry:
+                entries.append(entry)
+                entry, key = {}, None
+            entry["flags"] = line[2:]
             continue
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith('"'):
+            keyword, _space, rest = line.partition(" ")
+            if keyword == "msgid" and "msgid" in entry:
+                entries.append(entry)
+                entry = {}
+            key, line = keyword, rest
+            entry[key] = ""
         if key and line.startswith('"'):
-            current.append(_unquote(line))
-    flush()
-    return catalog
+            entry[key] += _unquote(line)
+    if "msgid" in entry:
+        entries.append(entry)
+    return entries
 
 
 def _unquote(s: str) -> str:
@@ -63,13 +77,25 @@ def _unquote(s: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-class _PoTranslations(gettext.NullTranslations):
-    def __init__(self, catalog: dict[str, str]) -> None:
+class PoTranslations(gettext.NullTranslations):
+    """A .po read in memory (a fresh checkout without its compiled .mo)."""
+
+    def __init__(self, text: str) -> None:
         super().__init__()
-        self._catalog = catalog
+        self._catalog = parse_po(text)
+        self._plurals = {e["msgid"]: (e.get("msgstr[0]", ""), e.get("msgstr[1]", ""))
+                         for e in _po_entries(text)
+                         if e.get("msgid_plural") and "fuzzy" not in e.get("flags", "")}
 
     def gettext(self, message: str) -> str:
         return self._catalog.get(message) or message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        forms = self._plurals.get(msgid1)
+        if forms is None or not all(forms):
+            return msgid1 if n == 1 else msgid2
+        # French, the only catalogue: Plural-Forms: nplurals=2; plural=(n > 1)
+        return forms[1] if n > 1 else forms[0]
 
 
 _translations: gettext.NullTranslations | None = None
@@ -91,7 +117,7 @@ def load(lang: str) -> gettext.NullTranslations:
         with mo.open("rb") as fh:
             return gettext.GNUTranslations(fh)
     if po.exists():
-        return _PoTranslations(parse_po(po.read_text(encoding="utf-8")))
+        return PoTranslations(po.read_text(encoding="utf-8"))
     return gettext.NullTranslations()
 
 
@@ -103,3 +129,8 @@ def reset() -> None:
 
 def _(message: str) -> str:
     return translations().gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The message for a count: "{n} client" / "{n} clients", each language with its rule."""
+    return translations().ngettext(singular, plural, n)

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from oscar.core import run, tools
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.disks import disklock
 from oscar.disks.devices import Disk, human_size, partition_path
@@ -59,8 +59,10 @@ class Preparer:
                     n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
                 writes=partition_path(d.path, part.number), params={"number": part.number}))
         if d.partitions:
-            plan.warnings.append(_("the disk's {n} partitions and everything on them will be "
-                                   "lost").format(n=len(d.partitions)))
+            plan.warnings.append(ngettext(
+                "the disk's {n} partition and everything on it will be lost",
+                "the disk's {n} partitions and everything on them will be lost",
+                len(d.partitions)).format(n=len(d.partitions)))
         for existing in d.partitions:
             if existing.label == "OSCAR":
                 plan.warnings.append(_("partition {n} is an OSCAR partition: the backups on it "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from oscar.core import tools
 from oscar.core.errors import TargetRefused, UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.disks import disklock
 from oscar.disks.devices import Disk, human_size, partition_path
@@ -127,8 +127,10 @@ class UsbDiskInit:
             gap=_(" and the BIOS boot partition") if self.label == "gpt" else "",
             fallback=grubinstall.EFI_FALLBACK, esp=esp.label), writes=d.path))
         if d.partitions:
-            plan.warnings.append(_("the disk's {n} partitions and everything on them will be "
-                                   "lost").format(n=len(d.partitions)))
+            plan.warnings.append(ngettext(
+                "the disk's {n} partition and everything on it will be lost",
+                "the disk's {n} partitions and everything on them will be lost",
+                len(d.partitions)).format(n=len(d.partitions)))
         if self.password_hash is None:
             plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
         return plan

@@ -18,7 +18,7 @@ from oscar.backups import checksums, manifest, oscarpart
 from oscar.backups.store import Store
 from oscar.core import run
 from oscar.core.errors import BackupInvalid, OscarError, TargetRefused, UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import NullProgress, Progress
 from oscar.disks import probe
 from oscar.disks.devices import Disk, human_size
@@ -69,8 +69,9 @@ def choose_disk(spec: str | None, store_paths: list[str]) -> Disk:
     disks = [d for d in probe.probe_all(store_paths=store_paths, with_usage=False)
              if not d.is_boot_medium]
     if len(disks) != 1:
-        raise UsageError(_("This PC has {count} disks: which one receives the "
-                           "deployment?").format(count=len(disks)),
+        raise UsageError(ngettext("This PC has {count} disk: which one receives the deployment?",
+                                  "This PC has {count} disks: which one receives the "
+                                  "deployment?", len(disks)).format(count=len(disks)),
                          _("Give --disk (see 'oscar probe')."))
     return disks[0]
 
@@ -233,8 +234,10 @@ class Receiver:
         sent = self.header["clients"]
         room, problems = clients_file.parse(str(sent["text"]), str(sent["name"]))
         if problems:  # the server checked it: only a changed file in transit gets here
-            raise UsageError(_("The clients file {path} has {n} problem(s):").format(
-                path=sent["name"], n=len(problems)), str(problems[0]))
+            raise UsageError(ngettext("The clients file {path} has {n} problem:",
+                                      "The clients file {path} has {n} problems:",
+                                      len(problems)).format(path=sent["name"], n=len(problems)),
+                             str(problems[0]))
         client = room.for_mac(self.iface.mac)
         if client is None:
             log.warning("no line for %s in %s: left as deployed", self.iface.mac, sent["name"])

@@ -41,15 +41,19 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def to_markdown(self) -> str:
-        lines = [f"# {_('Deployment')} {self.backup} — {self.procedure} ({self.mode})", "",
-                 f"- {_('session')}: {self.session}",
-                 f"- {_('started')}: {self.started}", f"- {_('ended')}: {self.ended}",
-                 f"- {_('clients done')}: {self.succeeded}/{len(self.clients)}"]
+        # the words are translated outside the f-strings: xgettext does not read into those
+        title, session, started, ended = _("Deployment"), _("session"), _("started"), _("ended")
+        done, personalised = _("clients done"), _("personalised")
+        lines = [f"# {title} {self.backup} — {self.procedure} ({self.mode})", "",
+                 f"- {session}: {self.session}",
+                 f"- {started}: {self.started}", f"- {ended}: {self.ended}",
+                 f"- {done}: {self.succeeded}/{len(self.clients)}"]
         if self.personalising:
             named = [c for c in self.clients if c.personalised and c.personalised != NO_LINE]
             missing = [c.mac for c in self.clients if c.personalised == NO_LINE]
-            lines.append(f"- {_('personalised')}: {len(named)}/{len(self.clients)}")
-            lines.append(f"- {_('no line in the clients file')}: {', '.join(missing) or '-'}")
+            no_line = _("no line in the clients file")
+            lines.append(f"- {personalised}: {len(named)}/{len(self.clients)}")
+            lines.append(f"- {no_line}: {', '.join(missing) or '-'}")
         lines += ["", "| MAC | IP | " + " | ".join([
                       _("result"), _("mode"), _("duration"), "MB/s", _("attempts"),
                       _("personalised"), _("error")]) + " |",
@@ -104,7 +108,8 @@ def state_label(state: str) -> str:
 
 def render_table(clients: list[Client], phase: str = "") -> str:
     """80 columns: what the sender's console and the TUI show while the room works."""
-    head = f"{'MAC':<17} {'IP':<15} {_('state'):<10} {'%':>5} {'MB/s':>6}  {_('error')}"
+    state_word, error_word = _("state"), _("error")
+    head = f"{'MAC':<17} {'IP':<15} {state_word:<10} {'%':>5} {'MB/s':>6}  {error_word}"
     lines = [phase, head] if phase else [head]
     for c in clients:
         state = state_label(c.state)

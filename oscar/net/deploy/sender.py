@@ -22,7 +22,7 @@ from oscar.backups import checksums, manifest
 from oscar.backups.store import Store, fsync_dir
 from oscar.core import cancel, run, tools
 from oscar.core.errors import OscarError, UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.engine import lighttpd, netinfo, udpcast
 from oscar.net.deploy import beacon, procedures, stream
@@ -205,10 +205,13 @@ class Sender:
             return _("Waiting for the clients: {ready}/{wanted} ready").format(
                 ready=ready, wanted=self.opts.clients)
         if self.phase == "sending":
+            # xgettext: no-python-format ("% sent" is not a %-placeholder)
             line = _("Multicast: {percent:.0f} % sent").format(
                 percent=100 * self.sent / max(self.total, 1))
             if self.dropped_addresses:
-                line += " — " + _("no answer, left out: {addresses}").format(
+                line += " — " + ngettext("no answer, left out: {addresses}",
+                                         "no answer, left out: {addresses}",
+                                         len(self.dropped_addresses)).format(
                     addresses=", ".join(sorted(self.dropped_addresses)))
             return line
         clients = self.room.snapshot()
@@ -216,10 +219,12 @@ class Sender:
             return _("Serving the clients that catch up (HTTP)")
         if any(not c.final for c in clients):
             return _("Sent; the clients write and check what they received")
-        return _("Finished: {done} done, {failed} failed, {refused} refused").format(
-            done=sum(c.state == "done" for c in clients),
-            failed=sum(c.state == "failed" for c in clients),
-            refused=sum(c.state == "refused" for c in clients))
+        done, failed, refused = (sum(c.state == state for c in clients)
+                                 for state in ("done", "failed", "refused"))
+        return _("Finished: {done}, {failed}, {refused}").format(
+            done=ngettext("{n} done", "{n} done", done).format(n=done),
+            failed=ngettext("{n} failed", "{n} failed", failed).format(n=failed),
+            refused=ngettext("{n} refused", "{n} refused", refused).format(n=refused))
 
     def _follow(self, on_update: UpdateCallback | None) -> None:
         opts = self.opts

@@ -28,7 +28,7 @@ import yaml
 
 from oscar.core import safetext
 from oscar.core.errors import UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 
 FIELDS = ("mac", "hostname", "ip", "prefix", "gateway", "dns", "product_key", "domain", "ou",
           "join_user", "workgroup")
@@ -436,7 +436,9 @@ def load(path: Path) -> ClientsFile:
         shown_problems = problems[:MAX_SHOWN]
         more = len(problems) - len(shown_problems)
         raise UsageError(
-            _("The clients file {path} has {n} problem(s):").format(path=path, n=len(problems))
+            ngettext("The clients file {path} has {n} problem:",
+                     "The clients file {path} has {n} problems:", len(problems)).format(
+                path=path, n=len(problems))
             + "\n" + "\n".join(f"  {p}" for p in shown_problems)
             + ("\n  " + _("… and {n} more").format(n=more) if more else ""),
             _("Fix these lines; nothing was written to any disk."))

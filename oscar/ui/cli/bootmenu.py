@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oscar.core.errors import UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import TerminalProgress
 from oscar.disks import probe
 from oscar.disks.devices import Disk
@@ -95,8 +95,10 @@ def cmd_grub(args: argparse.Namespace) -> int:
         found = [d for d in probe.probe_all(with_usage=False)
                  if not d.is_boot_medium and installed_on(d) is not None]
         if len(found) != 1:
-            raise UsageError(_("{n} disks carry OSCAR's boot menu; which one?").format(
-                n=len(found)), _("Name it with --disk (see 'oscar probe')."))
+            raise UsageError(ngettext("{n} disk carries OSCAR's boot menu; which one?",
+                                      "{n} disks carry OSCAR's boot menu; which one?",
+                                      len(found)).format(n=len(found)),
+                             _("Name it with --disk (see 'oscar probe')."))
         disk = probe.resolve_disk(found[0].path)
     return _run_install(disk, args, repair=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from oscar.backups.store import Store
 from oscar.core.errors import UsageError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import TerminalProgress
 from oscar.disks import probe
 from oscar.ui.cli import options
@@ -167,8 +167,8 @@ def cmd_personalise(args: argparse.Namespace) -> int:
     for warning in room.warnings:
         print(_("warning: {text}").format(text=warning), file=sys.stderr)
     if args.check:
-        print(_("{path}: {n} clients, no problem.").format(path=args.clients,
-                                                          n=len(room.clients)))
+        print(ngettext("{path}: {n} client, no problem.", "{path}: {n} clients, no problem.",
+                       len(room.clients)).format(path=args.clients, n=len(room.clients)))
         return 0
     mac = args.mac or _own_mac()
     client = room.require(mac, _("Add this PC's line, or give another --mac."))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from oscar.core import config as configuration
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.ui.tui import widgets
 from oscar.ui.tui.app import App, Screen
 
@@ -18,8 +18,10 @@ def ask(app: App, then: Callable[[], None]) -> None:
 
     def chosen(first: str, second: str) -> None:
         if len(first) < MIN_PASSWORD:
-            app.message(_("Password"), _("The password is too short: use at least {n} "
-                                         "characters.").format(n=MIN_PASSWORD), style="error")
+            app.message(_("Password"), ngettext(
+                "The password is too short: use at least {n} character.",
+                "The password is too short: use at least {n} characters.",
+                MIN_PASSWORD).format(n=MIN_PASSWORD), style="error")
             return
         if first != second:
             app.message(_("Password"), _("The two passwords differ."), style="error")

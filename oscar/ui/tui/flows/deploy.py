@@ -10,7 +10,7 @@ from typing import Any
 
 from oscar.backups.store import Entry, Store
 from oscar.core.errors import OscarError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import NullProgress
 from oscar.disks.devices import Disk
 from oscar.engine import netinfo
@@ -122,9 +122,12 @@ class DeployFlow(DiskChoice):
         except OscarError as exc:
             self.app.error(exc)
             return
-        text += _("Deploy '{name}' with the procedure {procedure} ({mode}) to {n} clients "
-                  "on {interface}. Start the clients (network boot) once the server "
-                  "waits.").format(name=self.name, procedure=self.proc.name, mode=self.mode,
+        text += ngettext(
+            "Deploy '{name}' with the procedure {procedure} ({mode}) to {n} client on "
+            "{interface}. Start the client (network boot) once the server waits.",
+            "Deploy '{name}' with the procedure {procedure} ({mode}) to {n} clients on "
+            "{interface}. Start the clients (network boot) once the server waits.",
+            clients).format(name=self.name, procedure=self.proc.name, mode=self.mode,
                                    n=clients, interface=values["interface"])
         self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
             text, _("The clients' disks will be written. Start?"),
@@ -152,8 +155,9 @@ class DeployFlow(DiskChoice):
 
     def done(self, report: Report) -> None:
         self.app.back_to(self.depth)
-        text = render_table(report.clients, _("{done} of {n} clients done.").format(
-            done=report.succeeded, n=len(report.clients)))
+        text = render_table(report.clients, ngettext(
+            "{done} of {n} client done.", "{done} of {n} clients done.",
+            len(report.clients)).format(done=report.succeeded, n=len(report.clients)))
         self.app.message(_("Deployment"), text,
                          style="ok" if report.succeeded >= 1 and all(
                              c.state == "done" for c in report.clients) else "error")

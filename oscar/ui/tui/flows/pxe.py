@@ -40,10 +40,10 @@ class PxeFlow(Flow):
             self.app.message(_("PXE server"), _("No network interface is connected."),
                              style="error")
             return
+        no_address = _("no address")
         fields = [
             widgets.Field("interface", _("Network"), found[0].name,
-                          [(i.name, f"{i.name} ({i.address or _('no address')})")
-                           for i in found]),
+                          [(i.name, f"{i.name} ({i.address or no_address})") for i in found]),
             widgets.Field("dhcp", _("DHCP"), "auto", [
                 ("auto", _("automatic: proxy beside the school's server, else ask")),
                 ("proxy", _("proxy: the school's server leases the addresses")),

@@ -14,7 +14,7 @@ from oscar.backups import oscarpart
 from oscar.backups.store import Entry, Store
 from oscar.core import run
 from oscar.core.errors import OscarError
-from oscar.core.i18n import _
+from oscar.core.i18n import _, ngettext
 from oscar.core.progress import NullProgress
 from oscar.disks import disklock, probe
 from oscar.disks.devices import Disk
@@ -101,8 +101,10 @@ class RestaureFlow:
             parts=parts)
 
     def _show_countdown(self) -> None:
-        self.text.set_text(self._summary() + "\n\n" + _(
-            "The restore starts in {n} seconds. Press any key to stop it.").format(n=self.remaining))
+        self.text.set_text(self._summary() + "\n\n" + ngettext(
+            "The restore starts in {n} second. Press any key to stop it.",
+            "The restore starts in {n} seconds. Press any key to stop it.",
+            self.remaining).format(n=self.remaining))
         widget = _AnyKey(urwid.Filler(urwid.Padding(self.text, left=2, right=2), valign="top"),
                          self.cancel_countdown)
         if self.app.stack and isinstance(self.app.current.widget, _AnyKey):
@@ -151,7 +153,9 @@ class RestaureFlow:
 
     def done(self, _log: Any) -> None:
         self.app.replace(Screen(_("restaure"), widgets.text_screen(
-            _("The PC has been restored. It restarts in {n} seconds.").format(n=REBOOT_DELAY),
+            ngettext("The PC has been restored. It restarts in {n} second.",
+                     "The PC has been restored. It restarts in {n} seconds.",
+                     REBOOT_DELAY).format(n=REBOOT_DELAY),
             [(_("Restart"), self.reboot)], style="ok"), on_back=lambda: None,
             keys=_("Enter: restart the PC")))
         if self.app.loop is not None:

@@ -67,7 +67,7 @@ class SaveFlow(DiskChoice):
             if p.name in skip or p.is_swap or oscarpart.is_oscar_partition(p):
                 continue  # the store is never saved into itself (the CLI's --parts can)
             checked = p.known_fs and not (p.label == "OSCAR")
-            used = f" {_('used')} {human_size(p.used)}" if p.used else ""
+            used = " " + _("used") + " " + human_size(p.used) if p.used else ""
             rows.append((f"{p.number}  {p.fstype or '-':<6} {p.label or '-':<12} "
                          f"{human_size(p.size):>9}{used}", checked,
                          _("Checked partitions are saved; swap is recorded, not saved.")))
