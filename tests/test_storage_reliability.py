@@ -18,7 +18,8 @@ import pytest
 from oscar.backups.store import Store
 from oscar.core.progress import NullProgress
 from oscar.ops import lab as labmod
-from oscar.ops.restore.restorer import RestoreOptions, Restorer
+from oscar.ops.restore.planner import RestoreOptions
+from oscar.ops.restore.restorer import Restorer
 from tests.conftest import (
     ROOT,
     LabDisks,

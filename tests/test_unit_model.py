@@ -13,7 +13,7 @@ from oscar.backups.store import check_name
 from oscar.core.errors import BackupInvalid, TargetRefused, UsageError
 from oscar.core.progress import render_line
 from oscar.disks.devices import Disk, Partition, human_size, partition_path
-from oscar.ops.restore.restorer import check_target, selected_entries
+from oscar.ops.restore.planner import check_target, selected_entries
 from oscar.ops.save import SaveOptions, auto_method, select_partitions
 
 pytestmark = pytest.mark.unit

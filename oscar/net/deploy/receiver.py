@@ -37,7 +37,8 @@ from oscar.net.deploy.sources import (
 from oscar.ops import safety
 from oscar.ops.personalise import clients as clients_file
 from oscar.ops.personalise.apply import Personaliser, candidates
-from oscar.ops.restore.restorer import RestoreOptions, Restorer
+from oscar.ops.restore.planner import RestoreOptions
+from oscar.ops.restore.restorer import Restorer
 
 log = logging.getLogger("oscar.deploy")
 WORK_ROOT = Path("/run/oscar/deploy")

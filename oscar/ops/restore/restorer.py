@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -17,16 +17,21 @@ from oscar.core.errors import BackupInvalid, OscarError, TargetRefused, UsageErr
 from oscar.core.i18n import _
 from oscar.core.progress import Progress
 from oscar.disks import disklock, probe
-from oscar.disks.devices import Disk, Partition, human_size, partition_path
-from oscar.engine import bcd, fit, fsarchiver, fsresize, mkfs, mount, ntfs, ptable, scratch
+from oscar.disks.devices import Disk, human_size, partition_path
+from oscar.engine import bcd, fsarchiver, fsresize, mkfs, mount, ntfs, ptable, scratch
 from oscar.ops import bootinstall, safety
 from oscar.ops import plan as planning
-from oscar.ops.restore import imagewrite, retarget, shrinkscratch
+from oscar.ops.restore import imagewrite, shrinkscratch
+from oscar.ops.restore.planner import (
+    RestoreFacts,
+    RestoreOptions,
+    check_partition,
+    plan_restore,
+)
 from oscar.ops.save import store_partition_names
 from oscar.ops.verify import check_clonezilla, check_headers, check_integrity, fill_used
 
 log = logging.getLogger("oscar.restore")
-FSARCHIVER_MARGIN = 1.1  # a file-level restore needs the data plus filesystem overhead
 TABLE_FILE_MAX = 4 << 20  # the largest table file (sectors after the MBR: 1 MiB)
 
 
@@ -44,22 +49,23 @@ def read_limited(path: Path, limit: int) -> bytes:
     return data
 
 
-@dataclass
-class RestoreOptions:
-    name: str
-    parts: list[int] | None = None
-    with_table: bool = False
-    format_only: bool = False  # format the partitions empty instead of restoring them
-    # Other backup folders whose partitions are kept as they are (a deployment client's own
-    # OSCAR partition, while the backup itself arrives from the network).
-    keep_paths: list[str] = field(default_factory=list)
-    # With the table, on a disk of another size: how the saved layout is fitted (fit.LAYOUTS),
-    # and whether the OSCAR partition may change size too.
-    layout: str = "proportional"
-    resize_store: bool = False
-    # a client of a deployment: its refusals are told to the person at the server, whose
-    # choices are the room's PCs and the model, not restore's options
-    deployment: bool = False
+
+
+def _backup(store: Store, name: str) -> tuple[Path, Manifest, bool]:
+    """The backup's folder, its manifest (a Clonezilla folder read as one) and whether it is a
+    Clonezilla image; an unusable backup is refused with why."""
+    entry = store.get(name)
+    if entry.state == "clonezilla":
+        man = clonezilla.load(entry.folder)
+        fill_used(entry.folder, man)
+        return entry.folder, man, True
+    if entry.state == "damaged":
+        raise BackupInvalid(_("The backup '{name}' is not usable ({state}).").format(
+            name=name, state=entry.state), entry.problem or _("Choose another backup."))
+    if entry.state != "complete" or entry.manifest is None:
+        raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
+            name=name, state=entry.state), entry.problem or _("Choose another backup."))
+    return entry.folder, entry.manifest, False
 
 
 class ImageSource(Protocol):
@@ -111,77 +117,12 @@ class FolderSource:
         return self.folder / name
 
 
-def selected_entries(man: Manifest, parts: list[int] | None) -> list[PartEntry]:
-    data = [p for p in man.partitions if p.role == "data"]
-    if parts is None:
-        return data
-    by_number = {p.number: p for p in man.partitions}
-    chosen = []
-    for number in parts:
-        entry = by_number.get(number)
-        if entry is None or entry.role != "data":
-            raise UsageError(_("The backup has no saved partition {n}.").format(n=number),
-                             _("Saved partitions: {list}.").format(
-                                 list=", ".join(str(p.number) for p in data)))
-        chosen.append(entry)
-    return chosen
 
 
-def needed_size(entry: PartEntry) -> int:
-    if entry.method == "fsarchiver":
-        return int((entry.used or entry.size) * FSARCHIVER_MARGIN)
-    return entry.size
 
 
-def check_target(target: Disk, man: Manifest, entries: list[PartEntry], with_table: bool,
-                 store_parts: set[str], table: ptable.SfTable | None,
-                 format_only: bool = False) -> None:
-    """Every reason to refuse the target, before anything is written (pure)."""
-    safety.refuse_boot_medium(target)
-    kept = [p for p in target.partitions if p.name in store_parts]
-    retarget.check_sector_size(man, entries, target, format_only)
-    if with_table:
-        assert table is not None  # already fitted to the target (fit.fit refuses what cannot)
-        ptable.check_keeps(table, [(p.number, p.start, p.size) for p in kept])
-        safety.refuse_busy(target.partitions, _("Unmount it before rewriting the partition "
-                                                "table."), spared=frozenset(store_parts))
-        for entry in entries:
-            if any(k.number == entry.number for k in kept):
-                raise TargetRefused(
-                    _("Partition {n} of {disk} holds the backups and cannot be "
-                      "overwritten.").format(n=entry.number, disk=target.path),
-                    _("Restore the other partitions only (--parts)."))
-        return
-    if not target.partitions:
-        raise TargetRefused(_("{disk} has no partitions to restore into.").format(
-            disk=target.path), _("Add --with-table to write the saved partition table first."))
-    for entry in entries:
-        found = target.partition(entry.number)
-        if found is None:
-            raise TargetRefused(_("{disk} has no partition {n}.").format(
-                disk=target.path, n=entry.number),
-                _("Add --with-table to write the saved partition table first."))
-        check_partition(found, entry, store_parts)
 
 
-def check_partition(part: Partition, entry: PartEntry, store_parts: set[str],
-                    need: int | None = None) -> None:
-    if part.name in store_parts:
-        raise TargetRefused(_("Partition {dev} holds the backups and cannot be "
-                              "overwritten.").format(dev=part.path),
-                            _("Restore the other partitions only (--parts)."))
-    safety.refuse_busy([part])
-    need = needed_size(entry) if need is None else need
-    if part.size < need:
-        if entry.method in retarget.BLOCK:
-            hint = _("It was saved block by block ({method}): restore with --with-table, which "
-                     "shrinks it, or save it at file level (--method fsarchiver).").format(
-                method=entry.method)
-        else:
-            hint = _("Restore with --with-table, or onto a bigger partition.")
-        raise TargetRefused(
-            _("Partition {dev} is too small: {have}, needs {need}.").format(
-                dev=part.path, have=human_size(part.size), need=human_size(need)), hint)
 
 
 class Restorer:
@@ -190,20 +131,7 @@ class Restorer:
         self.store = store
         self.opts = opts
         self.progress = progress
-        entry = store.get(opts.name)
-        self.folder: Path = entry.folder
-        if entry.state == "clonezilla":
-            self.man: Manifest = clonezilla.load(entry.folder)
-            fill_used(entry.folder, self.man)
-        elif entry.state == "damaged":
-            raise BackupInvalid(_("The backup '{name}' is not usable ({state}).").format(
-                name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
-        elif entry.state != "complete" or entry.manifest is None:
-            raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
-                name=opts.name, state=entry.state), entry.problem or _("Choose another backup."))
-        else:
-            self.man = entry.manifest
-        self.clonezilla = entry.state == "clonezilla"
+        self.folder, self.man, self.clonezilla = _backup(store, opts.name)
         self.target = target
         self.confirmed_holds_store = target.holds_store
         self.store_paths = [str(store.root), *opts.keep_paths]
@@ -211,30 +139,36 @@ class Restorer:
         for path in opts.keep_paths:
             self.store_parts |= store_partition_names(Store(path))
         self.source: ImageSource = source or FolderSource(self.folder)
-        self.entries = selected_entries(self.man, opts.parts)
-        self.table: ptable.SfTable | None = None
-        self.fitted: fit.Fitted | None = None
-        self.resizes = retarget.Resizes()
-        self.shrunk: shrinkscratch.ShrunkImages | None = None
-        try:
-            if opts.with_table:
-                self.fitted = self._fit(self._saved_table(check=False).table)
-                self.table = self.fitted.table
-            check_target(target, self.man, self.entries, opts.with_table, self.store_parts,
-                         self.table, opts.format_only)
-        except TargetRefused as exc:
-            if not opts.deployment:
-                raise
-            raise TargetRefused(exc.message, _(
-                "This PC cannot take this backup as it is: deploy it onto PCs whose disk fits, "
-                "use the procedure formate (it fits the partitions to each disk), or make the "
-                "model's partitions smaller and save it again.")) from exc
         self.sums: dict[str, str] = {}
-        # OSCAR's boot menu on this disk names the restored systems' kernels and lives partly
-        # on partitions a restore may replace (the EFI partition, the sectors after the MBR):
-        # it is written again after the restore.
-        self.boot_menu = bootinstall.installed_on(target) is not None
-        self.plan = self._plan()
+        made = plan_restore(self._facts())
+        self.plan = made.plan
+        self.entries = made.entries
+        self.fitted = made.fitted
+        self.table = made.table
+        self.resizes = made.resizes
+        self.shrunk = (shrinkscratch.ShrunkImages(made.scratch_folder)
+                       if made.scratch_folder is not None else None)
+
+    def _facts(self) -> RestoreFacts:
+        """Everything the plan needs, read now: the saved table, the Clonezilla checksum files,
+        whether OSCAR's boot menu is on the disk, the room for a shrinking image."""
+        from_folder = isinstance(self.source, FolderSource)
+        room: dict[Path, int] = {}
+        for folder in (self.store.root, Path(tempfile.gettempdir())):
+            with contextlib.suppress(OSError):
+                if folder.is_dir():
+                    room.setdefault(folder, scratch.room_in(folder))
+        return RestoreFacts(
+            self.target, self.man, self.opts,
+            saved_table=self._saved_table(check=False).table if self.opts.with_table else None,
+            store_parts=frozenset(self.store_parts), from_folder=from_folder,
+            clonezilla_sums=(list(clonezilla.read_sums(self.folder))
+                             if from_folder and self.clonezilla else None),
+            # OSCAR's boot menu on this disk names the restored systems' kernels and lives
+            # partly on partitions a restore may replace (the EFI partition, the sectors after
+            # the MBR): it is written again after the restore.
+            boot_menu=bootinstall.installed_on(self.target) is not None,
+            scratch_room=room)
 
     def _saved_table(self, *, check: bool) -> ptable.SavedTable:
         """The table files the manifest lists (a name it does not list is never read: only
@@ -270,168 +204,14 @@ class Restorer:
                           _("not a partition table")) from exc
         return ptable.SavedTable(table, mbr, read("-hidden-data-after-mbr", required=False))
 
-    def _fit(self, saved: ptable.SfTable) -> fit.Fitted:
-        t = self.target
-        if self.opts.layout not in fit.LAYOUTS:
-            raise UsageError(_("Unknown layout '{name}'.").format(name=self.opts.layout),
-                             _("Choose one of: {choices}.").format(choices=", ".join(fit.LAYOUTS)))
-        restored = set() if self.opts.format_only else {e.number for e in self.entries}
-        needs = retarget.part_needs(self.man, restored,
-                                    resize_store=self.opts.resize_store and not t.holds_store)
-        if t.holds_store:
-            needs = {}  # the OSCAR partition on this disk stays where it is: nothing moves
-        fitted = fit.fit(saved, source_bytes=self.man.source.get("size"), disk_bytes=t.size,
-                         sector=t.sector_size, needs=needs, layout=self.opts.layout,
-                         keep_start=retarget.kept_starts(self.man))
-        if not self.opts.format_only:
-            self.resizes = retarget.resizes(self.man, self.entries, fitted, t.size,
-                                            t.sector_size,
-                                            scratch_ok=isinstance(self.source, FolderSource))
-        if self.resizes.scratch:
-            self.shrunk = shrinkscratch.ShrunkImages(self._scratch_folder())
-        return fitted
 
-    def _scratch_folder(self) -> Path:
-        shrinking = [e for e in self.entries if e.number in self.resizes.scratch]
-        data = shrinkscratch.data_bytes(shrinking)
-        folder = scratch.pick_folder([self.store.root, Path(tempfile.gettempdir())], data)
-        if folder is None:
-            need = int(data * 1.1) + scratch.MARGIN
-            raise TargetRefused(
-                _("Partition {n} must be shrunk before it fits on this disk, in a file that "
-                  "needs {need} free; neither the backups' folder nor the memory has that "
-                  "much.").format(n=shrinking[0].number, need=human_size(need)),
-                _("Free space beside the backups, shrink that partition on the model before "
-                  "saving, or save it at file level (--method fsarchiver)."))
-        return folder
 
-    def _table_step(self, table: ptable.SfTable, label: str) -> planning.Step:
-        return planning.Step("write-table", label, writes=self.target.path,
-                             params={"table": table})
 
-    def _table_steps(self, plan: planning.Plan) -> None:
-        """Partition table and restores, in the manifest's order (a deployment's stream): a
-        block image that shrinks is restored into a temporary table where its partition has
-        its saved size, shrunk, and the next table cuts the partition."""
-        assert self.fitted is not None
-        final = self.fitted.table
-        label = final.label.upper()
-        written: ptable.SfTable | None = None
-        for entry in self.entries:
-            if self.opts.format_only:
-                break
-            shrink_to = self.resizes.shrink.get(entry.number)
-            if shrink_to is not None:
-                stage = fit.with_size(final, entry.number, entry.size, drop_after=True)
-                plan.steps.append(self._table_step(stage, _(
-                    "Write the partition table ({label}) with partition {n} at its saved size "
-                    "{size}").format(label=label, n=entry.number, size=human_size(entry.size))))
-                written = stage
-            elif written is not final:
-                plan.steps.append(self._table_step(final, self._table_label(label)))
-                written = final
-            plan.steps.append(self._restore_step(entry))
-            if shrink_to is not None:
-                plan.steps.append(planning.Step(
-                    "resize-fs", _("Shrink the filesystem of partition {n} to {size}").format(
-                        n=entry.number, size=human_size(shrink_to)),
-                    writes=self._part_path(entry.number),
-                    params={"number": entry.number, "size": shrink_to}))
-            elif entry.number in self.resizes.grow:
-                plan.steps.append(self._grow_step(entry))
-        if written is not final:
-            plan.steps.append(self._table_step(final, self._table_label(label)))
-        if self.opts.format_only:
-            for entry in self.entries:
-                plan.steps.append(self._format_step(entry))
 
-    def _table_label(self, label: str) -> str:
-        if self.fitted is not None and not self.fitted.same:
-            return _("Write the partition table ({label}), fitted to this disk").format(
-                label=label)
-        return _("Write the saved partition table ({label})").format(label=label)
 
-    def _restore_step(self, entry: PartEntry) -> planning.Step:
-        return planning.Step(
-            "restore-part", _("Restore partition {n} ({fs}, {label}) from {method}").format(
-                n=entry.number, fs=entry.fstype, label=entry.label or "-",
-                method=entry.method), writes=self._part_path(entry.number),
-            size=entry.used or entry.size, params={"number": entry.number})
 
-    def _format_step(self, entry: PartEntry) -> planning.Step:
-        return planning.Step(
-            "format-part", _("Format partition {n} ({fs}, {label}), empty").format(
-                n=entry.number, fs=entry.fstype, label=entry.label or "-"),
-            writes=self._part_path(entry.number), params={"number": entry.number})
 
-    def _grow_step(self, entry: PartEntry) -> planning.Step:
-        return planning.Step(
-            "resize-fs", _("Grow the filesystem of partition {n} to fill it").format(
-                n=entry.number), writes=self._part_path(entry.number),
-            params={"number": entry.number, "size": None})
 
-    def _plan(self) -> planning.Plan:
-        t = self.target
-        plan = planning.Plan(_("Restore '{name}' onto {disk}").format(
-            name=self.man.name, disk=t.path), t.identity, t.path, t.size)
-        if isinstance(self.source, FolderSource) and self.clonezilla:
-            sums = clonezilla.read_sums(self.folder)
-            plan.steps.append(planning.Step("verify", _(
-                "Verify the Clonezilla image with {files}").format(files=", ".join(sums)) if sums
-                else _("Decode every image of the Clonezilla image (it has no checksum file)"),
-                size=self.man.stored_bytes))
-        elif isinstance(self.source, FolderSource):
-            plan.steps.append(planning.Step("verify", _("Verify every checksum of the backup"),
-                                            size=self.man.stored_bytes))
-        else:
-            plan.steps.append(planning.Step("verify", _(
-                "Check the partition table and the manifest received; every image is checked "
-                "as it arrives")))
-        for number, size in self.resizes.scratch.items():
-            assert self.shrunk is not None
-            plan.steps.append(planning.Step("shrink-scratch", _(
-                "Restore partition {n} into a file in {folder} and shrink it to {size} (nothing "
-                "is written to the disk yet)").format(n=number, folder=self.shrunk.folder,
-                                                      size=human_size(size)),
-                params={"number": number, "size": size}))
-        if self.fitted is not None and not self.fitted.same:
-            labels = {e.number: f"({e.fstype or e.role}, {e.label or '-'})"
-                      for e in self.man.partitions}
-            plan.details += fit.describe(self.fitted, labels)
-        if self.opts.with_table:
-            self._table_steps(plan)
-        else:
-            for entry in self.entries:
-                if self.opts.format_only:
-                    plan.steps.append(self._format_step(entry))
-                    continue
-                plan.steps.append(self._restore_step(entry))
-                part = t.partition(entry.number)
-                if entry.method in retarget.BLOCK and fsresize.can_resize(entry.fstype) \
-                        and part is not None and part.size > entry.size:
-                    plan.steps.append(self._grow_step(entry))
-        if self.opts.with_table:
-            for entry in self.man.partitions:
-                if entry.role == "swap":
-                    plan.steps.append(planning.Step(
-                        "make-swap", _("Recreate swap on partition {n}").format(n=entry.number),
-                        writes=self._part_path(entry.number), params={"number": entry.number}))
-                elif entry.role == "store" and not self.target.holds_store:
-                    plan.steps.append(planning.Step(
-                        "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
-                                           "blank").format(n=entry.number),
-                        writes=self._part_path(entry.number), params={"number": entry.number}))
-        if self._windows_on_mbr():
-            plan.steps.append(planning.Step("check-boot-config", _(
-                "Check Windows' boot configuration (BCD) against the partitions")))
-        if self.boot_menu:
-            plan.steps.append(planning.Step("boot-menu", _(
-                "Write OSCAR's boot menu again, for the restored systems"), writes=t.path))
-        for entry in self.man.partitions:
-            if entry.role == "store" and self.target.holds_store:
-                plan.warnings.append(_("partition {n} holds the backups and is kept as it "
-                                       "is").format(n=entry.number))
-        return plan
 
     def _part_path(self, number: int) -> str:
         return partition_path(self.target.path, number)

@@ -148,7 +148,8 @@ def add_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from oscar.ops.restore.restorer import RestoreOptions, Restorer
+    from oscar.ops.restore.planner import RestoreOptions
+    from oscar.ops.restore.restorer import Restorer
 
     store = Store(args.store)
     store.check_exists()

@@ -18,7 +18,8 @@ from oscar.core.i18n import _, ngettext
 from oscar.core.progress import NullProgress
 from oscar.disks import disklock, probe
 from oscar.disks.devices import Disk
-from oscar.ops.restore.restorer import RestoreOptions, Restorer
+from oscar.ops.restore.planner import RestoreOptions
+from oscar.ops.restore.restorer import Restorer
 from oscar.ui.tui import widgets
 from oscar.ui.tui.app import App, Screen
 

@@ -13,7 +13,8 @@ from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.core.progress import NullProgress
 from oscar.disks.devices import Disk, human_size
-from oscar.ops.restore.restorer import RestoreOptions, Restorer
+from oscar.ops.restore.planner import RestoreOptions
+from oscar.ops.restore.restorer import Restorer
 from oscar.ui.tui import widgets
 from oscar.ui.tui.app import Screen
 from oscar.ui.tui.context import Context, DiskChoice, disk_rows
