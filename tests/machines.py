@@ -19,13 +19,16 @@ LAYOUT = (  # number, start, size, fstype, label, sfdisk type
     (4, MIB + 184 * GB, 315 * GB, "ext4", "OSCAR", "83"),
 )
 USED = {1: 41 * GB, 2: 11 * GB, 4: 62 * GB}
+UUIDS = {1: "5E2A1C4B2A1C2339", 2: "3f1e7b0a-5c44-4d0e-9a39-0c1b7f4f2e11",
+         3: "a8c1d2e3-0b4f-4c7d-8e9a-112233445566", 4: "c0ffee00-1234-4abc-8def-00aa11bb22cc"}
 
 
 def school_pc(path: str = "/dev/sda", size: int = 500 * GB, *, holds_store: bool = False,
               blank: bool = False, **changes: object) -> Disk:
     """The PC's disk: its four partitions, or none (``blank``: a new disk)."""
     partitions = [] if blank else [
-        Partition(f"{path}{n}", n, start, length, fs, label, used=USED.get(n))
+        Partition(f"{path}{n}", n, start, length, fs, label, used=USED.get(n),
+                  uuid=UUIDS[n])
         for n, start, length, fs, label, _kind in LAYOUT]
     disk = Disk(path, size, model="ST500DM002-1BD142", serial=f"Z3TAB{size // GB}",
                 ptuuid="9a3c0f11", pttype="" if blank else "dos", holds_store=holds_store,

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from oscar.core.errors import TargetRefused, UsageError
+from oscar.engine import layout
+from oscar.ops.bootinstall import InstallFacts, plan_install
+from oscar.ops.prepare import PrepareOptions, plan_prepare
 from oscar.ops.restore.planner import RestoreFacts, RestoreOptions, plan_restore
+from oscar.ops.usbdisk import plan_usbdisk
 from tests.machines import GB, saved_backup, saved_table, school_pc
 
 pytestmark = pytest.mark.unit
@@ -122,3 +126,64 @@ def test_the_boot_medium_and_a_busy_partition_are_refused() -> None:
     busy.partitions[1].in_use = True
     with pytest.raises(TargetRefused, match="sda2 is mounted or in use"):
         plan_restore(RestoreFacts(busy, saved_backup(), RestoreOptions(NAME, parts=[2])))
+
+
+# -- prepare, the USB disk, the boot menu ---------------------------------------------------
+def test_prepare_erases_the_disk_then_formats_the_new_layout() -> None:
+    plan, parts = plan_prepare(school_pc("/dev/sdc", 1000 * GB), PrepareOptions("dualboot"))
+    assert [(s.action, s.writes) for s in plan.steps] == [
+        ("write-table", "/dev/sdc"),
+        *[("format", f"/dev/sdc{p.number}") for p in parts]]
+    assert [p.label for p in parts if p.label == "OSCAR"] == ["OSCAR"]
+    assert any("4 partitions" in w or "4 partitions" in w for w in plan.warnings)
+    assert any("OSCAR" in w for w in plan.warnings[1:])  # the old OSCAR partition's backups
+    gpt, _parts = plan_prepare(school_pc("/dev/sdc", 1000 * GB, blank=True),
+                               PrepareOptions("windows", "gpt"))
+    assert "GPT" in gpt.steps[0].label and not gpt.warnings
+    for refused in (school_pc(holds_store=True), school_pc(is_boot_medium=True)):
+        with pytest.raises(TargetRefused):
+            plan_prepare(refused, PrepareOptions("linux"))
+
+
+def test_the_usb_disk_plan_formats_copies_and_installs_grub() -> None:
+    disk = school_pc("/dev/sdd", 1000 * GB, blank=True)
+    parts = layout.usb_plan(disk.size, "dos")
+    plan = plan_usbdisk(disk, "dos", parts, Path("/run/live/medium/live"), 900 << 20, False)
+    actions = [s.action for s in plan.steps]
+    assert actions[0] == "write-table" and actions[-2:] == ["copy-live", "grub"]
+    assert actions.count("format") == len([p for p in parts if p.fstype != "biosboot"])
+    assert plan.steps[-2].size == 900 << 20
+    assert plan.steps[-2].writes == f"/dev/sdd{layout.usb_plan(disk.size, 'dos')[1].number}"
+    assert any("password" in w or "mot de passe" in w for w in plan.warnings)
+
+
+def install_facts(**changes: object) -> InstallFacts:
+    facts = InstallFacts(school_pc(), repair=False, systems=["Windows 10", "Debian 12"],
+                         live_source=Path("/media/key/live"), live_bytes=900 << 20, hide=True,
+                         gap_foreign=False, password_set=True)
+    for key, value in changes.items():
+        setattr(facts, key, value)
+    return facts
+
+
+def test_the_boot_menu_plan_on_a_bios_pc() -> None:
+    plan = plan_install(install_facts())
+    assert [(s.action, s.writes) for s in plan.steps] == [
+        ("copy-live", "/dev/sda4"), ("grub-files", "/dev/sda4"), ("bios-boot", "/dev/sda"),
+        ("hide", "/dev/sda"), ("menu", "/dev/sda4")]
+    assert "Windows 10 | Debian 12 | OSCAR | restaure" in plan.steps[-1].label
+    assert not plan.warnings
+
+
+def test_a_repair_keeps_the_live_system_and_says_what_it_replaces() -> None:
+    plan = plan_install(install_facts(repair=True, live_source=None, hide=False,
+                                      gap_foreign=True, password_set=False, systems=[]))
+    assert [s.action for s in plan.steps] == ["grub-files", "bios-boot", "menu"]
+    assert len(plan.warnings) == 3  # no system, another program's sectors, no password
+
+
+def test_the_boot_menu_refuses_a_disk_without_oscar_partition() -> None:
+    bare = school_pc()
+    bare.partitions[3].label = "DATA"
+    with pytest.raises(TargetRefused, match="no OSCAR partition"):
+        plan_install(install_facts(disk=bare))

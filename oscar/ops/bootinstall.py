@@ -214,6 +214,66 @@ def check_target(disk: Disk) -> tuple[Partition, Partition | None, list[str]]:
     return oscar, esp, platforms
 
 
+@dataclass
+class InstallFacts:
+    """What the plan of `oscar install` / `grub --repair` is made of, read before it."""
+
+    disk: Disk
+    repair: bool
+    systems: list[str]  # the titles of the systems found on the disk, in menu order
+    live_source: Path | None  # the live system copied from there; None: the one there is kept
+    live_bytes: int  # its size
+    hide: bool  # the OSCAR partition's type (and GPT attributes) must change to hide it
+    gap_foreign: bool  # the sectors before the first partition hold another program's data
+    password_set: bool
+
+
+def plan_install(facts: InstallFacts) -> planning.Plan:
+    """The steps that install OSCAR's boot menu (pure)."""
+    d = facts.disk
+    oscar_part, esp, platforms = check_target(d)
+    title = (_("Repair OSCAR's boot menu on {disk}") if facts.repair
+             else _("Install OSCAR's boot menu on {disk}"))
+    plan = planning.Plan(title.format(disk=d.path), d.identity, d.path, d.size)
+    oscar = oscar_part.path
+    if facts.live_source is not None:
+        plan.steps.append(planning.Step("copy-live", _(
+            "Copy the OSCAR live system from {source} onto the OSCAR partition").format(
+            source=facts.live_source), writes=oscar, size=facts.live_bytes))
+    plan.steps.append(planning.Step("grub-files", _(
+        "Copy GRUB's modules ({platforms}) onto the OSCAR partition").format(
+        platforms=", ".join(p.upper() for p in platforms)), writes=oscar))
+    if "bios" in platforms:
+        plan.steps.append(planning.Step("bios-boot", _(
+            "Write GRUB's boot code in the MBR (the partition table is kept) and before the "
+            "first partition"), writes=d.path))
+    if "efi" in platforms:
+        assert esp is not None
+        plan.steps.append(planning.Step("efi-boot", _(
+            "Write GRUB onto the EFI system partition: {loader} and the fallback {fallback}"
+            ).format(loader=grubinstall.EFI_LOADER, fallback=grubinstall.EFI_FALLBACK),
+            writes=esp.path))
+    if facts.hide:
+        plan.steps.append(planning.Step("hide", _(
+            "Hide the OSCAR partition from the installed systems (partition type and "
+            "attributes)") if d.pttype == "gpt" else _(
+            "Hide the OSCAR partition from the installed systems (partition type)"),
+            writes=d.path))
+    entries = [*facts.systems] + ["OSCAR", "restaure"]
+    plan.steps.append(planning.Step("menu", _("Write the boot menu: {entries}").format(
+        entries=" | ".join(entries)), writes=oscar))
+    if not facts.systems:
+        plan.warnings.append(_("no installed system was found on the disk; the menu offers "
+                               "only OSCAR and restaure"))
+    if facts.gap_foreign:
+        plan.warnings.append(_("the sectors before the first partition hold data of another "
+                               "program; they are replaced (a copy is kept on the OSCAR "
+                               "partition)"))
+    if not facts.password_set:
+        plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
+    return plan
+
+
 class Installer:
     def __init__(self, disk: Disk, opts: InstallOptions, progress: Progress) -> None:
         self.disk = disk
@@ -247,7 +307,12 @@ class Installer:
         self.gap_warning = False
         if "bios" in self.platforms:
             self._check_gap()
-        self.plan = self._plan()
+        live_bytes = (sum((self.live_source / n).stat().st_size for n in LIVE_FILES)
+                      if self.live_copy and self.live_source is not None else 0)
+        self.plan = plan_install(InstallFacts(
+            disk, opts.repair, [s.title for s in self.systems],
+            self.live_source if self.live_copy else None, live_bytes, self._hide_changes(),
+            self.gap_warning, self.settings.password_hash is not None))
 
     def close(self) -> None:
         """Unmount the OSCAR partition if this installer mounted it."""
@@ -379,51 +444,6 @@ class Installer:
         first = min(p.start for p in self.disk.partitions)
         return ptable.read_at(disk_path, grubinstall.SECTOR,
                               grubinstall.gap_sectors(first) * grubinstall.SECTOR)
-
-    def _plan(self) -> planning.Plan:
-        d = self.disk
-        title = (_("Repair OSCAR's boot menu on {disk}") if self.opts.repair
-                 else _("Install OSCAR's boot menu on {disk}"))
-        plan = planning.Plan(title.format(disk=d.path), d.identity, d.path, d.size)
-        oscar = self.oscar.path
-        if self.live_copy:
-            assert self.live_source is not None
-            size = sum((self.live_source / n).stat().st_size for n in LIVE_FILES)
-            plan.steps.append(planning.Step("copy-live", _(
-                "Copy the OSCAR live system from {source} onto the OSCAR partition").format(
-                source=self.live_source), writes=oscar, size=size))
-        plan.steps.append(planning.Step("grub-files", _(
-            "Copy GRUB's modules ({platforms}) onto the OSCAR partition").format(
-            platforms=", ".join(p.upper() for p in self.platforms)), writes=oscar))
-        if "bios" in self.platforms:
-            plan.steps.append(planning.Step("bios-boot", _(
-                "Write GRUB's boot code in the MBR (the partition table is kept) and before the "
-                "first partition"), writes=d.path))
-        if "efi" in self.platforms:
-            assert self.esp is not None
-            plan.steps.append(planning.Step("efi-boot", _(
-                "Write GRUB onto the EFI system partition: {loader} and the fallback {fallback}"
-                ).format(loader=grubinstall.EFI_LOADER, fallback=grubinstall.EFI_FALLBACK),
-                writes=self.esp.path))
-        if self._hide_changes():
-            plan.steps.append(planning.Step("hide", _(
-                "Hide the OSCAR partition from the installed systems (partition type and "
-                "attributes)") if d.pttype == "gpt" else _(
-                "Hide the OSCAR partition from the installed systems (partition type)"),
-                writes=d.path))
-        entries = [s.title for s in self.systems] + ["OSCAR", "restaure"]
-        plan.steps.append(planning.Step("menu", _("Write the boot menu: {entries}").format(
-            entries=" | ".join(entries)), writes=oscar))
-        if not self.systems:
-            plan.warnings.append(_("no installed system was found on the disk; the menu offers "
-                                   "only OSCAR and restaure"))
-        if self.gap_warning:
-            plan.warnings.append(_("the sectors before the first partition hold data of another "
-                                   "program; they are replaced (a copy is kept on the OSCAR "
-                                   "partition)"))
-        if self.settings.password_hash is None:
-            plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
-        return plan
 
     def _hide_changes(self) -> bool:
         kind = (self.oscar.parttype or "").lower().removeprefix("0x")

@@ -35,39 +35,43 @@ def check_target(disk: Disk) -> None:
     safety.refuse_whole_disk(disk)
 
 
+def plan_prepare(disk: Disk, opts: PrepareOptions
+                 ) -> tuple[planning.Plan, list[layout.PlannedPartition]]:
+    """The checks, the new layout and the steps (pure)."""
+    check_target(disk)
+    d = disk
+    parts = layout.plan(disk.size, opts.layout, opts.label)
+    names = {"windows": _("Windows only"), "linux": _("Linux only"),
+             "dualboot": _("Dual boot")}
+    plan = planning.Plan(_("Prepare {disk} for OSCAR ({layout})").format(
+        disk=d.path, layout=names[opts.layout]), d.identity, d.path, d.size)
+    plan.steps.append(planning.Step("write-table", _(
+        "Write a new partition table ({label}); every partition of the disk is erased").format(
+        label="GPT" if opts.label == "gpt" else "MBR"), writes=d.path))
+    for part in parts:
+        plan.steps.append(planning.Step(
+            "format", _("Format partition {n} as {fs} \"{label}\" ({size})").format(
+                n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
+            writes=partition_path(d.path, part.number), params={"number": part.number}))
+    if d.partitions:
+        plan.warnings.append(ngettext(
+            "the disk's {n} partition and everything on it will be lost",
+            "the disk's {n} partitions and everything on them will be lost",
+            len(d.partitions)).format(n=len(d.partitions)))
+    for existing in d.partitions:
+        if existing.label == "OSCAR":
+            plan.warnings.append(_("partition {n} is an OSCAR partition: the backups on it "
+                                   "will be lost too").format(n=existing.number))
+    return plan, parts
+
+
+
 class Preparer:
     def __init__(self, disk: Disk, opts: PrepareOptions, progress: Progress) -> None:
-        check_target(disk)
         self.disk = disk
         self.opts = opts
         self.progress = progress
-        self.parts = layout.plan(disk.size, opts.layout, opts.label)
-        self.plan = self._plan()
-
-    def _plan(self) -> planning.Plan:
-        d = self.disk
-        names = {"windows": _("Windows only"), "linux": _("Linux only"),
-                 "dualboot": _("Dual boot")}
-        plan = planning.Plan(_("Prepare {disk} for OSCAR ({layout})").format(
-            disk=d.path, layout=names[self.opts.layout]), d.identity, d.path, d.size)
-        plan.steps.append(planning.Step("write-table", _(
-            "Write a new partition table ({label}); every partition of the disk is erased").format(
-            label="GPT" if self.opts.label == "gpt" else "MBR"), writes=d.path))
-        for part in self.parts:
-            plan.steps.append(planning.Step(
-                "format", _("Format partition {n} as {fs} \"{label}\" ({size})").format(
-                    n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
-                writes=partition_path(d.path, part.number), params={"number": part.number}))
-        if d.partitions:
-            plan.warnings.append(ngettext(
-                "the disk's {n} partition and everything on it will be lost",
-                "the disk's {n} partitions and everything on them will be lost",
-                len(d.partitions)).format(n=len(d.partitions)))
-        for existing in d.partitions:
-            if existing.label == "OSCAR":
-                plan.warnings.append(_("partition {n} is an OSCAR partition: the backups on it "
-                                       "will be lost too").format(n=existing.number))
-        return plan
+        self.plan, self.parts = plan_prepare(disk, opts)
 
     def required_tools(self) -> list[str]:
         return ["sfdisk", "partx", "blockdev", "wipefs",

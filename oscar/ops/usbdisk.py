@@ -64,6 +64,43 @@ def check_target(disk: Disk, allow_small: bool) -> None:
             _("Use a disk of 500 GB or more (--allow-small lays out a smaller one anyway)."))
 
 
+def plan_usbdisk(disk: Disk, label: str, parts: list[layout.PlannedPartition],
+                 live_source: Path, live_bytes: int, password_set: bool) -> planning.Plan:
+    """The steps that lay out the USB disk (pure; the disk was checked by check_target)."""
+    d = disk
+    plan = planning.Plan(_("Lay out {disk} ({description}) as an OSCAR USB disk").format(
+        disk=d.path, description=describe(d)), d.identity, d.path, d.size)
+    plan.steps.append(planning.Step("write-table", _(
+        "Write a new partition table ({label}); every partition of the disk is erased").format(
+        label="GPT" if label == "gpt" else "MBR"), writes=d.path))
+    for part in parts:
+        if part.fstype == "biosboot":
+            continue
+        plan.steps.append(planning.Step(
+            "format", _("Format partition {n} as {fs} \"{label}\" ({size})").format(
+                n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
+            writes=partition_path(d.path, part.number), params={"number": part.number}))
+    boot = next(p for p in parts if p.label == layout.USB_LABELS["boot"])
+    esp = next(p for p in parts if p.label == layout.USB_LABELS["esp"])
+    plan.steps.append(planning.Step("copy-live", _(
+        "Copy the OSCAR live system from {source} onto {label}").format(
+        source=live_source, label=boot.label), writes=partition_path(d.path, boot.number),
+        size=live_bytes, params={"number": boot.number}))
+    plan.steps.append(planning.Step("grub", _(
+        "Install GRUB for BIOS (boot code in the MBR{gap}) and UEFI ({fallback} on {esp}), "
+        "and the menu: OSCAR | restaure | OSCAR (English) | the PC's disk").format(
+        gap=_(" and the BIOS boot partition") if label == "gpt" else "",
+        fallback=grubinstall.EFI_FALLBACK, esp=esp.label), writes=d.path))
+    if d.partitions:
+        plan.warnings.append(ngettext(
+            "the disk's {n} partition and everything on it will be lost",
+            "the disk's {n} partitions and everything on them will be lost",
+            len(d.partitions)).format(n=len(d.partitions)))
+    if not password_set:
+        plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
+    return plan
+
+
 class UsbDiskInit:
     def __init__(self, disk: Disk, opts: UsbDiskOptions, progress: Progress) -> None:
         check_target(disk, opts.allow_small)
@@ -90,7 +127,9 @@ class UsbDiskInit:
                                            password_hash=self.password_hash)
         grubcfg.check(self.menu)
         self.images = {platform: self._image(platform) for platform in PLATFORMS}
-        self.plan = self._plan()
+        live_bytes = sum((source / n).stat().st_size for n in LIVE_FILES)
+        self.plan = plan_usbdisk(disk, self.label, self.parts, source, live_bytes,
+                                 self.password_hash is not None)
 
     def part(self, role: str) -> layout.PlannedPartition:
         return next(p for p in self.parts if p.label == layout.USB_LABELS[role])
@@ -100,40 +139,6 @@ class UsbDiskInit:
             out = Path(tmp) / "image"
             grubinstall.make_image(platform, self.boot_uuid, out)
             return out.read_bytes()
-
-    def _plan(self) -> planning.Plan:
-        d = self.disk
-        plan = planning.Plan(_("Lay out {disk} ({description}) as an OSCAR USB disk").format(
-            disk=d.path, description=describe(d)), d.identity, d.path, d.size)
-        plan.steps.append(planning.Step("write-table", _(
-            "Write a new partition table ({label}); every partition of the disk is erased").format(
-            label="GPT" if self.label == "gpt" else "MBR"), writes=d.path))
-        for part in self.parts:
-            if part.fstype == "biosboot":
-                continue
-            plan.steps.append(planning.Step(
-                "format", _("Format partition {n} as {fs} \"{label}\" ({size})").format(
-                    n=part.number, fs=part.fstype, label=part.label, size=human_size(part.size)),
-                writes=partition_path(d.path, part.number), params={"number": part.number}))
-        boot, esp = self.part("boot"), self.part("esp")
-        size = sum((self.live_source / n).stat().st_size for n in LIVE_FILES)
-        plan.steps.append(planning.Step("copy-live", _(
-            "Copy the OSCAR live system from {source} onto {label}").format(
-            source=self.live_source, label=boot.label), writes=partition_path(d.path, boot.number),
-            size=size, params={"number": boot.number}))
-        plan.steps.append(planning.Step("grub", _(
-            "Install GRUB for BIOS (boot code in the MBR{gap}) and UEFI ({fallback} on {esp}), "
-            "and the menu: OSCAR | restaure | OSCAR (English) | the PC's disk").format(
-            gap=_(" and the BIOS boot partition") if self.label == "gpt" else "",
-            fallback=grubinstall.EFI_FALLBACK, esp=esp.label), writes=d.path))
-        if d.partitions:
-            plan.warnings.append(ngettext(
-                "the disk's {n} partition and everything on it will be lost",
-                "the disk's {n} partitions and everything on them will be lost",
-                len(d.partitions)).format(n=len(d.partitions)))
-        if self.password_hash is None:
-            plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
-        return plan
 
     def required_tools(self) -> list[str]:
         return ["sfdisk", "partx", "blockdev", "wipefs", "mount", "umount", "grub-mkimage",
