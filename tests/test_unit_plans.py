@@ -11,6 +11,8 @@ import pytest
 from oscar.core.errors import TargetRefused, UsageError
 from oscar.engine import layout
 from oscar.ops.bootinstall import InstallFacts, plan_install
+from oscar.ops.personalise import clients as clients_file
+from oscar.ops.personalise.apply import plan_personalise
 from oscar.ops.prepare import PrepareOptions, plan_prepare
 from oscar.ops.restore.planner import RestoreFacts, RestoreOptions, plan_restore
 from oscar.ops.usbdisk import plan_usbdisk
@@ -187,3 +189,16 @@ def test_the_boot_menu_refuses_a_disk_without_oscar_partition() -> None:
     bare.partitions[3].label = "DATA"
     with pytest.raises(TargetRefused, match="no OSCAR partition"):
         plan_install(install_facts(disk=bare))
+
+
+def test_personalising_touches_each_system_partition_only() -> None:
+    room, problems = clients_file.parse("clients:\n  - mac: \"52:54:00:12:34:56\"\n"
+                                        "    hostname: B12-PC07\n",
+                                        "salle-b12.yaml")
+    assert not problems
+    plan, parts = plan_personalise(school_pc(), room.clients[0])
+    assert [(s.action, s.writes, s.params["fstype"]) for s in plan.steps] == [
+        ("personalise", "/dev/sda1", "ntfs"), ("personalise", "/dev/sda2", "ext4")]
+    assert "B12-PC07" in plan.title and [p.number for p in parts] == [1, 2]
+    with pytest.raises(TargetRefused, match="no Windows or Linux partition"):
+        plan_personalise(school_pc(blank=True), room.clients[0])

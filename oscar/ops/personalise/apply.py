@@ -39,30 +39,35 @@ def candidates(disk: Disk) -> list[Partition]:
             and not is_oscar_filesystem(p.label, p.fstype)]
 
 
+def plan_personalise(disk: Disk, client: Client) -> tuple[planning.Plan, list[Partition]]:
+    """One step per system partition of the disk (pure): each becomes the client's PC."""
+    safety.refuse_boot_medium(disk, _("Choose the PC's disk."))
+    parts = candidates(disk)
+    if not parts:
+        raise TargetRefused(_("{disk} has no Windows or Linux partition to personalise.")
+                            .format(disk=disk.path), _("Restore or deploy a backup first."))
+    safety.refuse_busy(parts)
+    plan = planning.Plan(
+        _("Personalise {disk} as {name} ({mac})").format(disk=disk.path, name=client.hostname,
+                                                         mac=client.mac),
+        disk.identity, disk.path, disk.size)
+    for part in parts:
+        plan.steps.append(planning.Step(
+            "personalise", _("Partition {n} ({fs}): the system found on it becomes "
+                             "{name}").format(n=part.number, fs=part.fstype,
+                                              name=client.hostname),
+            writes=part.path, params={"number": part.number, "fstype": part.fstype}))
+    return plan, parts
+
+
 class Personaliser:
     def __init__(self, disk: Disk, client: Client, progress: Progress,
                  join_password: str | None = None) -> None:
-        safety.refuse_boot_medium(disk, _("Choose the PC's disk."))
         self.disk = disk
         self.client = client
         self.progress = progress
         self.join_password = join_password
-        self.parts = candidates(disk)
-        if not self.parts:
-            raise TargetRefused(_("{disk} has no Windows or Linux partition to personalise.")
-                                .format(disk=disk.path), _("Restore or deploy a backup first."))
-        safety.refuse_busy(self.parts)
-        self.plan = planning.Plan(
-            _("Personalise {disk} as {name} ({mac})").format(disk=disk.path,
-                                                             name=client.hostname,
-                                                             mac=client.mac),
-            disk.identity, disk.path, disk.size)
-        for part in self.parts:
-            self.plan.steps.append(planning.Step(
-                "personalise", _("Partition {n} ({fs}): the system found on it becomes "
-                                 "{name}").format(n=part.number, fs=part.fstype,
-                                                  name=client.hostname),
-                writes=part.path, params={"number": part.number, "fstype": part.fstype}))
+        self.plan, self.parts = plan_personalise(disk, client)
         self.result = Result()
 
     def run(self) -> Result:
