@@ -15,6 +15,11 @@ from tests.conftest import LabDisks, fs_clean, hash_device, oscar, sh
 
 pytestmark = pytest.mark.storage
 GIB = 1 << 30
+TYPES = {"dos": {"ntfs": "7", "ext4": "83", "swap": "82", "vfat": "ef"},
+         "gpt": {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
+                 "ext4": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+                 "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+                 "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"}}
 
 
 def blkid(device: str) -> dict[str, str]:
@@ -40,6 +45,14 @@ def test_prepare_writes_and_formats_the_layout(blank_disk: Callable[..., str], l
                 "dualboot": [("ntfs", "Windows"), ("ext4", "Linux"), ("swap", "swap")]}[layout]
     expected = ([("vfat", "EFI")] if table == "gpt" else []) + expected + [("ext4", "OSCAR")]
     assert len(parts["partitions"]) == len(expected)
+    # the types libparted wrote (the OSCAR partition hidden from Windows on GPT too)
+    types = TYPES[parts["label"]]
+    assert [p["type"].upper() if parts["label"] == "gpt" else p["type"]
+            for p in parts["partitions"]] == [types[fs] for fs, _label in expected]
+    assert [p["start"] % 2048 for p in parts["partitions"]] == [0] * len(expected)
+    if table == "gpt":
+        assert [p.get("name") for p in parts["partitions"]] == [lb for _fs, lb in expected]
+        assert "GUID:62,63" in parts["partitions"][-1].get("attrs", "")
     for number, (fstype, label) in enumerate(expected, 1):
         found = blkid(f"{disk}p{number}")
         assert found.get("TYPE") == fstype and found.get("LABEL") == label, (number, found)

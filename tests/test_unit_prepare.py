@@ -9,7 +9,7 @@ import pytest
 
 from oscar.core.errors import TargetRefused
 from oscar.disks.devices import Disk, Partition
-from oscar.engine import layout
+from oscar.engine import layout, libparted
 from oscar.ops.prepare import check_target, default_label
 from oscar.ui.tui.flows.prepare import manual_editor
 
@@ -51,14 +51,16 @@ def test_swap_is_capped_and_windows_gets_more_in_dual_boot() -> None:
     assert parts["Windows"].size > parts["Linux"].size
 
 
-def test_sfdisk_script() -> None:
-    script = layout.sfdisk_script(layout.plan(3 << 30, "linux", "gpt"), "gpt")
-    lines = script.splitlines()
-    assert lines[0] == "label: gpt" and "unit: sectors" in lines
-    assert lines[3].startswith("start=2048, size=532480, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B")
-    assert 'name="OSCAR"' in lines[-1] and "0FC63DAF-8483-4772-8E79-3D69D8477DE4" in lines[-1]
-    mbr = layout.sfdisk_script(layout.plan(3 << 30, "windows", "dos"), "dos")
-    assert mbr.splitlines()[3].endswith("type=7") and mbr.splitlines()[4].endswith("type=83")
+def test_what_libparted_is_told() -> None:
+    gpt = libparted.specs(layout.plan(3 << 30, "linux", "gpt"), "gpt", 512)
+    assert (gpt[0].start, gpt[0].length, gpt[0].filesystem, gpt[0].flags, gpt[0].name) == \
+        (2048, 532480, "fat32", ("esp",), "EFI")
+    assert (gpt[-1].filesystem, gpt[-1].flags, gpt[-1].name) == ("ext4", (), "OSCAR")
+    mbr = libparted.specs(layout.plan(3 << 30, "windows", "dos"), "dos", 512)
+    assert [(s.filesystem, s.flags, s.name) for s in mbr] == [("ntfs", (), None),
+                                                                ("ext4", (), None)]
+    dual = libparted.specs(layout.plan(3 << 30, "dualboot", "gpt"), "gpt", 4096)
+    assert dual[1].flags == ("msftdata",) and dual[0].start == 256  # 1 MiB in 4 KiB sectors
 
 
 def test_too_small_and_unknown_layouts_refused() -> None:

@@ -10,7 +10,7 @@ import pytest
 from oscar.backups import usbstore
 from oscar.core.errors import TargetRefused
 from oscar.disks.devices import Disk, Partition
-from oscar.engine import grubcfg, layout
+from oscar.engine import grubcfg, layout, libparted
 from oscar.ops.usbdisk import check_target, describe
 
 pytestmark = pytest.mark.unit
@@ -36,10 +36,11 @@ def test_the_usb_layout_boot_half_and_the_rest(size: int) -> None:
     assert abs(by_label["OSCAR-SAVE"].size - size // 2) <= layout.MIB
     end = parts[-1].start + parts[-1].size
     assert 0 <= size - end < 2 * layout.MIB + (layout.MIB if label == "gpt" else 0)
-    script = layout.sfdisk_script(parts, label)
-    assert ("bootable" in script) == (label == "dos")
+    told = {s.number: s for s in libparted.specs(parts, label, 512)}
+    boot = told[by_label["OSCAR-BOOT"].number]
+    assert ("boot" in boot.flags) == (label == "dos")
     if label == "gpt":
-        assert "type=21686148-6449-6E6F-744E-656564454649" in script
+        assert told[1].flags == ("bios_grub",) and told[1].filesystem is None
 
 
 def test_the_usb_layout_refuses_what_cannot_hold_it() -> None:

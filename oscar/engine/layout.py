@@ -21,17 +21,6 @@ LAYOUTS = ("windows", "linux", "dualboot")
 ESP_SIZE = 260 * MIB
 MBR_LIMIT = (1 << 32) * 512  # 32-bit sector numbers
 MIN_PART = 64 * MIB
-# Partition types. The OSCAR partition is a plain Linux partition: Windows gives no drive letter
-# to a filesystem type it cannot read.
-MBR_TYPES = {"ntfs": "7", "ext4": "83", "swap": "82", "vfat": "ef"}
-GPT_TYPES = {"ntfs": "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7",
-             "ext4": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-             "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
-             "vfat": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
-             # where GRUB's BIOS boot code lives on a GPT disk (no gap after the MBR there)
-             "biosboot": "21686148-6449-6E6F-744E-656564454649"}
-
-
 @dataclass
 class PlannedPartition:
     number: int
@@ -83,21 +72,6 @@ def plan(disk_size: int, layout: str, label: str = "dos") -> list[PlannedPartiti
             _("The disk ({size}) is too small for this layout.").format(size=human_size(disk_size)),
             _("Choose a bigger disk, or a layout with fewer partitions."))
     return parts
-
-
-def sfdisk_script(parts: list[PlannedPartition], label: str) -> str:
-    """The layout as an sfdisk script (sectors of 512 bytes)."""
-    types = GPT_TYPES if label == "gpt" else MBR_TYPES
-    lines = [f"label: {label}", "unit: sectors", ""]
-    for p in parts:
-        name = f', name="{p.label}"' if label == "gpt" else ""
-        if label == "gpt" and p.label == "OSCAR":
-            # Hidden (62) and never mounted automatically (63): see docs/boot-menu.md.
-            name += ', attrs="GUID:62,63"'
-        if label == "dos" and p.bootable:
-            name += ", bootable"
-        lines.append(f"start={p.start // 512}, size={p.size // 512}, type={types[p.fstype]}{name}")
-    return "\n".join(lines) + "\n"
 
 
 def mkfs_argv(part: PlannedPartition, device: str, uuid: str | None = None) -> list[str]:

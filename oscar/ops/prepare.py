@@ -10,8 +10,8 @@ from oscar.core import run, tools
 from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.disks import disklock
-from oscar.disks.devices import Disk, human_size, partition_path
-from oscar.engine import layout, ptable
+from oscar.disks.devices import Disk, human_size, is_oscar_filesystem, partition_path
+from oscar.engine import layout, libparted, ptable
 from oscar.ops import plan as planning
 from oscar.ops import safety
 
@@ -104,12 +104,23 @@ class Preparer:
 
 
 def write_table(disk_path: str, parts: list[layout.PlannedPartition], label: str) -> None:
+    """The new table, laid out by libparted; then no old signature anywhere."""
     # Old signatures (a previous table, filesystems at the new partitions' starts) would make
-    # blkid and Windows see ghosts: wipe them.
+    # blkid and Windows see ghosts: wipe them, on the disk first, then in each new partition.
     run.run(["wipefs", "--all", "--quiet", disk_path])
-    run.run(["sfdisk", "--no-reread", "--wipe", "always", "--wipe-partitions", "always",
-             disk_path], input=layout.sfdisk_script(parts, label).encode())
+    libparted.write_table(disk_path, parts, label)
     ptable.refresh(disk_path)
+    for part in parts:
+        node = partition_path(disk_path, part.number)
+        ptable.ensure_node(node)
+        run.run(["wipefs", "--all", "--quiet", node])
+    if label == "gpt":
+        for part in parts:
+            if is_oscar_filesystem(part.label, part.fstype):
+                # hidden (62) and never mounted automatically (63): see docs/boot-menu.md;
+                # libparted has no flag for these GPT attribute bits
+                run.run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", "--part-attrs",
+                         disk_path, str(part.number), "GUID:62,63"])
 
 
 def format_partition(part: layout.PlannedPartition, device: str, progress: Progress,

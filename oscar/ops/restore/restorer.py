@@ -18,7 +18,7 @@ from oscar.core.i18n import _
 from oscar.core.progress import Progress
 from oscar.disks import disklock, probe
 from oscar.disks.devices import Disk, human_size, partition_path
-from oscar.engine import bcd, fsarchiver, fsresize, mkfs, mount, ntfs, ptable, scratch
+from oscar.engine import bcd, fsarchiver, fsresize, libparted, mkfs, mount, ntfs, ptable, scratch
 from oscar.ops import bootinstall, safety
 from oscar.ops import plan as planning
 from oscar.ops.restore import imagewrite, shrinkscratch
@@ -302,7 +302,16 @@ class Restorer:
 
     def _write_table(self, step: planning.Step) -> None:
         self.progress.message(_("Writing the partition table on {disk}").format(disk=step.writes))
-        ptable.write(self.target, self._saved_table(check=True), step.params["table"],
+        saved = self._saved_table(check=True)
+        table: ptable.SfTable = step.params["table"]
+        if self.fitted is not None and not self.fitted.same:
+            # the partitions OSCAR moved start where libparted aligns them on this device
+            # (the ones kept in place are where the saved PC had them, aligned or not)
+            before = {e.number: e.start * saved.table.sector_size for e in saved.table.entries}
+            libparted.check_alignment(self.target.path, [
+                e.start for e in table.entries
+                if before.get(e.number) != e.start * table.sector_size], table.sector_size)
+        ptable.write(self.target, saved, table,
                      in_use=any(p.in_use for p in self.target.partitions),
                      same=self.fitted is not None and self.fitted.same)
         # A disk known by no serial (a virtual disk, some USB adapters) is identified by its
