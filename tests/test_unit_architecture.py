@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
 PACKAGE = ROOT / "oscar"
+LONGEST_FUNCTION = 60  # lines: a function fits on a screen
 LAYERS = {"core": 0, "data": 0, "disks": 1, "engine": 2, "backups": 3, "ops": 4, "net": 5, "ui": 6}
 
 
@@ -125,3 +126,14 @@ def test_settings_and_exit_codes_are_documented() -> None:
     missing = [s.name for s in settings.ALL if f"`{s.name}`" not in doc]
     missing += [f"exit {code.value}" for code in Exit if f"| {code.value} |" not in doc]
     assert not missing, missing
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    long = []
+    for _name, path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length}")
+    assert not long, "\n".join(long)

@@ -124,6 +124,31 @@ def load(folder: Path) -> Manifest:
     if None in names:
         raise BackupInvalid(_("The Clonezilla image's parts do not belong to {disk}.").format(
             disk=disk), _("The image is damaged."))
+    partitions = _partitions(folder, disk, table, saved, names)
+    missing = saved - {p.name for p in partitions}
+    if missing:
+        raise BackupInvalid(_("The Clonezilla image lists {parts}, not in its partition "
+                              "table.").format(parts=", ".join(sorted(missing))),
+                            _("The image is damaged."))
+    table_files = [n for n in (sf_name, f"{disk}-mbr", f"{disk}-hidden-data-after-mbr")
+                   if (folder / n).is_file()]
+    created = datetime.datetime.fromtimestamp((folder / "parts").stat().st_mtime)
+    size = _disk_size(folder, disk, table)
+    made = Manifest(
+        name=folder.name, created=created.isoformat(timespec="seconds"), hostname="",
+        source={"name": disk, "size": size, "sector_size": table.sector_size, "identity": None,
+                "pttype": table.label},
+        table_files=table_files, partitions=partitions, tools={}, oscar_version="",
+        notes=["Clonezilla image"])
+    try:  # the same strict reader as OSCAR's own manifests: names, types, bounds
+        return manifest.parse(dataclasses.asdict(made))
+    except manifest.Damaged as exc:
+        raise manifest.damaged_field(folder, exc.field, exc.reason) from exc
+
+
+def _partitions(folder: Path, disk: str, table: ptable.SfTable, saved: set[str],
+                names: dict[int | None, str]) -> list[PartEntry]:
+    """One entry per partition of the table: its images (saved), its swap record, or none."""
     sector = table.sector_size
     seen = blkid_list(folder)
     partitions = []
@@ -145,25 +170,7 @@ def load(folder: Path) -> Manifest:
             entry.uuid = _info(info, "UUID")
             entry.label = _info(info, "LABEL")
         partitions.append(entry)
-    missing = saved - {p.name for p in partitions}
-    if missing:
-        raise BackupInvalid(_("The Clonezilla image lists {parts}, not in its partition "
-                              "table.").format(parts=", ".join(sorted(missing))),
-                            _("The image is damaged."))
-    table_files = [n for n in (sf_name, f"{disk}-mbr", f"{disk}-hidden-data-after-mbr")
-                   if (folder / n).is_file()]
-    created = datetime.datetime.fromtimestamp((folder / "parts").stat().st_mtime)
-    size = _disk_size(folder, disk, table)
-    made = Manifest(
-        name=folder.name, created=created.isoformat(timespec="seconds"), hostname="",
-        source={"name": disk, "size": size, "sector_size": sector, "identity": None,
-                "pttype": table.label},
-        table_files=table_files, partitions=partitions, tools={}, oscar_version="",
-        notes=["Clonezilla image"])
-    try:  # the same strict reader as OSCAR's own manifests: names, types, bounds
-        return manifest.parse(dataclasses.asdict(made))
-    except manifest.Damaged as exc:
-        raise manifest.damaged_field(folder, exc.field, exc.reason) from exc
+    return partitions
 
 
 def _disk_size(folder: Path, disk: str, table: ptable.SfTable) -> int | None:

@@ -319,16 +319,7 @@ class _Steps:
                         and part is not None and part.size > entry.size:
                     plan.steps.append(self._grow_step(entry))
         if self.opts.with_table:
-            for entry in self.man.partitions:
-                if entry.role == "swap":
-                    plan.steps.append(planning.Step(
-                        "make-swap", _("Recreate swap on partition {n}").format(n=entry.number),
-                        writes=self._part_path(entry.number), params={"number": entry.number}))
-                elif entry.role == "store" and not self.target.holds_store:
-                    plan.steps.append(planning.Step(
-                        "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
-                                           "blank").format(n=entry.number),
-                        writes=self._part_path(entry.number), params={"number": entry.number}))
+            plan.steps += self._swap_and_store_steps()
         if self._windows_on_mbr():
             plan.steps.append(planning.Step("check-boot-config", _(
                 "Check Windows' boot configuration (BCD) against the partitions")))
@@ -340,6 +331,21 @@ class _Steps:
                 plan.warnings.append(_("partition {n} holds the backups and is kept as it "
                                        "is").format(n=entry.number))
         return plan
+
+    def _swap_and_store_steps(self) -> list[planning.Step]:
+        """After a new table: the swap made again, and an OSCAR partition that is blank."""
+        steps = []
+        for entry in self.man.partitions:
+            if entry.role == "swap":
+                steps.append(planning.Step(
+                    "make-swap", _("Recreate swap on partition {n}").format(n=entry.number),
+                    writes=self._part_path(entry.number), params={"number": entry.number}))
+            elif entry.role == "store" and not self.target.holds_store:
+                steps.append(planning.Step(
+                    "prepare-store", _("Format partition {n} as the OSCAR partition if it is "
+                                       "blank").format(n=entry.number),
+                    writes=self._part_path(entry.number), params={"number": entry.number}))
+        return steps
 
     def _part_path(self, number: int) -> str:
         return partition_path(self.target.path, number)
