@@ -1,0 +1,1 @@
+"""The backup format and where backups live: stores, manifests, checksums, Clonezilla folders."""

@@ -1,0 +1,1 @@
+"""What every room uses: processes, errors, messages, settings, configuration, logs."""

@@ -1,0 +1,1 @@
+"""The operations: each builds a pure plan, confirms it, and executes it behind one guard (safety.py)."""
