@@ -96,7 +96,7 @@ class Net:
 
     def client_probe(self, arch: int | None) -> list[dhcpprobe.Offer]:
         mac = json.loads(self.run(CLIENT, "ip", "-json", "link", "show", "eth0").stdout)[0]["address"]
-        code = ("import json; from oscar.pxe.dhcpprobe import probe; "
+        code = ("import json; from oscar.net.pxe.dhcpprobe import probe; "
                 f"print(json.dumps([o.__dict__ for o in probe('eth0', '{mac}', 5, pxe_arch={arch})]))")
         got = self.run(CLIENT, PYTHON, "-c", code)
         assert got.returncode == 0, got.stderr
