@@ -28,9 +28,14 @@ def room_in(folder: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+def needed(data_bytes: int) -> int:
+    """The free space a sparse file holding ``data_bytes`` of used blocks asks for."""
+    return int(data_bytes * 1.1) + MARGIN
+
+
 def pick_folder(candidates: list[Path], data_bytes: int) -> Path | None:
     """The first candidate folder with room for ``data_bytes`` written into a sparse file."""
-    need = int(data_bytes * 1.1) + MARGIN
+    need = needed(data_bytes)
     for folder in candidates:
         try:
             if folder.is_dir() and room_in(folder) >= need:

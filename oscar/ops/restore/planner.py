@@ -188,7 +188,7 @@ def _fit(facts: RestoreFacts, made: RestorePlan) -> None:
 def _scratch_folder(facts: RestoreFacts, made: RestorePlan) -> Path:
     shrinking = [e for e in made.entries if e.number in made.resizes.scratch]
     data = shrinkscratch.data_bytes(shrinking)
-    need = int(data * 1.1) + scratch.MARGIN
+    need = scratch.needed(data)
     folder = next((f for f, room in facts.scratch_room.items() if room >= need), None)
     if folder is None:
         raise TargetRefused(
