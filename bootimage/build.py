@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bootimage import iso as isofile  # noqa: E402
 from oscar.core import run  # noqa: E402
 from oscar.core.errors import OscarError  # noqa: E402
 from oscar.engine import grubcfg  # noqa: E402
@@ -36,7 +37,10 @@ log = logging.getLogger("oscar.image")
 SUITE = "bookworm"
 MIRROR = os.environ.get("OSCAR_MIRROR", "http://deb.debian.org/debian")
 SECURITY = os.environ.get("OSCAR_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
-BASE_FORMAT = "3"  # bump when the base recipe below changes
+BASE_FORMAT = "4"  # bump when the base recipe below changes
+# non-free-firmware: the network cards' firmware real PCs need (Debian 12's own component).
+COMPONENTS = "main,non-free-firmware"
+COMPONENTS_LIST = COMPONENTS.replace(",", " ")
 HERE = Path(__file__).resolve().parent
 
 
@@ -103,11 +107,11 @@ def step_base(b: Build) -> None:
     tmp = b.cache / f"{b.base.name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     b.cache.mkdir(parents=True, exist_ok=True)
-    run.run(["debootstrap", "--variant=minbase", "--components=main",
+    run.run(["debootstrap", "--variant=minbase", f"--components={COMPONENTS}",
              "--include=ca-certificates", SUITE, str(tmp), MIRROR])
     (tmp / "etc/apt/sources.list").write_text(
-        f"deb {MIRROR} {SUITE} main\ndeb {MIRROR} {SUITE}-updates main\n"
-        f"deb {SECURITY} {SUITE}-security main\n")
+        f"deb {MIRROR} {SUITE} {COMPONENTS_LIST}\ndeb {MIRROR} {SUITE}-updates {COMPONENTS_LIST}\n"
+        f"deb {SECURITY} {SUITE}-security {COMPONENTS_LIST}\n")
     # No service may start inside the build chroot.
     policy = tmp / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")
@@ -126,6 +130,12 @@ def step_base(b: Build) -> None:
         if old != b.base and not old.name.endswith(".partial"):
             log.info("removing old base %s", old.name)
             shutil.rmtree(old, ignore_errors=True)
+
+
+# Xorg depends on Mesa's 3D drivers, which bring LLVM (about 160 MB, a third of the image):
+# gparted needs no 3D, and Xorg without them draws in software (modesetting's shadow buffer).
+# Removed from the image's copy only; the manifest lists what stays.
+PRUNED = ("libgl1-mesa-dri", "libllvm15", "libz3-4")
 
 
 def step_rootfs(b: Build) -> None:
@@ -153,6 +163,7 @@ def step_configure(b: Build) -> None:
         'FONTFACE="Fixed"\nFONTSIZE="8x16"\n')
     with chroot_mounts(r):
         in_chroot(r, "locale-gen")
+    in_chroot(r, "dpkg", "--purge", "--force-depends", *PRUNED)
     for unit, line in (("getty@tty1.service", "-/sbin/agetty --autologin root --noclear %I $TERM"),
                        ("serial-getty@ttyS0.service",
                         "-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 %I vt220")):
@@ -169,6 +180,31 @@ def step_configure(b: Build) -> None:
     # deployment runs: Debian's service (port 80 on every interface) must never start.
     (r / "etc/systemd/system/lighttpd.service").unlink(missing_ok=True)
     (r / "etc/systemd/system/lighttpd.service").symlink_to("/dev/null")
+
+
+# What a live system that saves and restores disks never uses (about 200 MB uncompressed).
+TRIMMED_MODULES = ("sound", "drivers/media", "drivers/net/wireless", "drivers/infiniband",
+                   "drivers/iio", "drivers/staging")
+KEPT_LOCALES = ("fr", "en", "locale.alias")
+
+
+def step_trim(b: Build) -> None:
+    """Documentation (the copyright files stay), manual pages, translations other than French
+    and English, and kernel modules for sound, TV and webcams, wireless, InfiniBand and
+    sensors: out of the image, which must stay under 400 MB."""
+    r = b.rootfs
+    for doc in (r / "usr/share/doc").rglob("*"):
+        if doc.is_file() and doc.name != "copyright":
+            doc.unlink()
+    for folder in ("usr/share/man", "usr/share/info"):
+        run.run(["rm", "-rf", "--one-file-system", str(r / folder)])
+    for entry in (r / "usr/share/locale").iterdir():
+        if not entry.name.startswith(KEPT_LOCALES):
+            run.run(["rm", "-rf", "--one-file-system", str(entry)])
+    for kernel in (r / "usr/lib/modules").iterdir():
+        for sub in TRIMMED_MODULES:
+            run.run(["rm", "-rf", "--one-file-system", str(kernel / "kernel" / sub)])
+        in_chroot(r, "depmod", "-a", kernel.name)
 
 
 def build_wheel(dest: Path) -> Path:
@@ -241,22 +277,23 @@ def step_squashfs(b: Build) -> None:
 
 
 def step_iso(b: Build) -> None:
-    """The hybrid ISO (BIOS and UEFI, dd-able to a USB key) with the checked GRUB menu."""
+    """The hybrid ISO (BIOS and UEFI with Secure Boot, dd-able to a USB key) with the checked
+    GRUB menu; its boot files come from the live system's own packages."""
     grub = b.staging / "boot/grub"
     grub.mkdir(parents=True)
     text = grubcfg.render_live(password_hash=b.password_hash)
     grubcfg.check(text)
     (grub / "grub.cfg").write_text(text)
     b.out.mkdir(parents=True, exist_ok=True)
-    iso = b.out / "oscar.iso"
-    run.run(["grub-mkrescue", "-o", str(iso), str(b.staging), "--", "-volid", "OSCAR"])
+    image = b.out / "oscar.iso"
+    isofile.build(b.staging, image, isofile.Loaders.under(b.rootfs))
     for name in ("vmlinuz", "initrd.img", "filesystem.squashfs"):
         shutil.copy(b.staging / "live" / name, b.out / name)
-    log.info("image: %s (%d MB)", iso, iso.stat().st_size // 1_000_000)
+    log.info("image: %s (%d MB)", image, image.stat().st_size // 1_000_000)
     run.run(["rm", "-rf", "--one-file-system", str(b.work)])
 
 
-STEPS: list[Callable[[Build], None]] = [step_base, step_rootfs, step_configure, step_oscar,
+STEPS: list[Callable[[Build], None]] = [step_base, step_rootfs, step_configure, step_trim, step_oscar,
                                         step_initramfs, step_manifest, step_squashfs, step_iso]
 
 

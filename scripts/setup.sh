@@ -29,6 +29,9 @@ APT_PACKAGES=(
   # building the live image and booting it in qemu (make image, the vm tier)
   debootstrap squashfs-tools xorriso grub-common grub-pc-bin grub-efi-amd64-bin
   qemu-system-x86 ovmf ipxe-qemu
+  # UEFI Secure Boot: Debian's signed shim and GRUB, which oscar install, usbdisk init and the
+  # network boot write (the vm tier boots them with Secure Boot enforced); lsinitramfs
+  shim-signed grub-efi-amd64-signed initramfs-tools-core
   # the vm tier's small PCs: a BIOS one started by syslinux's MBR code from its active partition
   syslinux syslinux-common
 )

@@ -284,6 +284,8 @@ def iso() -> Path:
     manifest = (OUT / "packages.manifest").read_text()
     for package in ("fsarchiver", "partclone", "ntfs-3g", "python3-urwid", "udpcast",
                     "grub-efi-amd64-bin", "grub-pc-bin", "mtools", "live-boot",
-                    "linux-image-amd64"):
+                    "linux-image-amd64", "shim-signed", "grub-efi-amd64-signed", "mokutil",
+                    "firmware-realtek", "firmware-bnx2", "firmware-bnx2x",
+                    "firmware-misc-nonfree", "gparted", "xserver-xorg-core", "xinit"):
         assert f"\n{package} " in manifest, package
     return image

@@ -147,11 +147,19 @@ def test_proxy_dhcp_beside_the_schools_server(net: Net) -> None:
     assert any(o.server == school and o.leases for o in offers), offers
     # a firmware that is not PXE gets no boot data from OSCAR (only from the school)
     assert all(o.server == school for o in net.client_probe(arch=None))
-    # the files: GRUB's network images and menu over TFTP, the live system over HTTP
+    # UEFI PCs: said before the room boots, with the mode that works for them
+    assert "UEFI PCs cannot start in proxy mode" in started.stdout
+    assert "--dhcp pxe --range" in started.stdout
+    # the files: GRUB's BIOS network image, Debian's signed chain for UEFI (shim, then the
+    # signed network GRUB from the TFTP root) and the menu over TFTP, the live system over HTTP
     state = net.state / "tftp/boot/grub"
     assert net.fetch(f"tftp://{server}/boot/grub/core.0") == (state / "core.0").read_bytes()
-    assert net.fetch(f"tftp://{server}/boot/grub/core.efi") == (state / "core.efi").read_bytes()
+    assert net.fetch(f"tftp://{server}/shimx64.efi") == Path(
+        "/usr/lib/shim/shimx64.efi.signed").read_bytes()
+    assert net.fetch(f"tftp://{server}/grubx64.efi") == Path(
+        "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed").read_bytes()
     menu = net.fetch(f"tftp://{server}/boot/grub/grub.cfg").decode()
+    assert net.fetch(f"tftp://{server}/grub/grub.cfg").decode() == menu
     assert f"fetch=http://{server}:7173/live/filesystem.squashfs" in menu
     assert f"oscar=deploy oscar.server={server}" in menu and "set default=disk" in menu
     assert len(net.fetch(f"tftp://{server}/boot/grub/i386-pc/normal.mod")) > 10_000
@@ -168,6 +176,32 @@ def test_proxy_dhcp_beside_the_schools_server(net: Net) -> None:
     net.nothing_left()
     # and the PCs hear no more from OSCAR
     assert all(o.server == school for o in net.client_probe(arch=0))
+
+
+def test_pxe_mode_leases_only_to_network_booting_firmware(net: Net) -> None:
+    """Beside the school's server, for UEFI PCs: OSCAR leases its own range, only to PXE
+    firmware, with the boot file in the offer (the firmware prefers it to the school's)."""
+    net.school_dhcp()
+    refused = net.start("--dhcp", "pxe")
+    assert refused.returncode == 2 and "--dhcp pxe needs --range" in refused.stderr
+    net.nothing_left()
+    prefix = net.prefix()
+    started = net.start("--dhcp", "pxe", "--range", f"{prefix}.240,{prefix}.250")
+    assert started.returncode == 0, started.stderr
+    assert f"network-booting PCs only, leasing {prefix}.240–{prefix}.250" in started.stdout
+    assert "cannot start" not in started.stdout
+    server, school = net.bed.address(SERVER), net.bed.address(SCHOOL)
+    for arch, boot_file in ((7, "shimx64.efi"), (0, "boot/grub/core.0")):
+        ours = [o for o in net.client_probe(arch=arch) if o.server == server]
+        assert len(ours) == 1 and ours[0].leases, ours
+        assert 240 <= int(ours[0].address.rsplit(".", 1)[1]) <= 250
+        assert (ours[0].boot_file, ours[0].next_server) == (boot_file, server)
+    # every other PC (and the live system once started) is the school server's alone
+    assert all(o.server == school for o in net.client_probe(arch=None))
+    lease = net.lease()
+    assert lease["serverid"] == school
+    assert net.oscar(SERVER, "pxe", "stop").returncode == 0
+    net.nothing_left()
 
 
 def test_no_dhcp_server_no_lease_without_consent_then_with_it(net: Net) -> None:
@@ -187,7 +221,7 @@ def test_no_dhcp_server_no_lease_without_consent_then_with_it(net: Net) -> None:
     assert "router" not in lease and "dns" not in lease  # OSCAR is neither
     assert "boot_file" not in lease  # not a PXE firmware: no boot file
     # a PXE firmware gets its boot file in the offer: UEFI x86-64 (7 and 9) and BIOS (0)
-    for arch, boot_file in ((7, "boot/grub/core.efi"), (9, "boot/grub/core.efi"),
+    for arch, boot_file in ((7, "shimx64.efi"), (9, "shimx64.efi"),
                             (0, "boot/grub/core.0")):
         (offer,) = net.client_probe(arch=arch)
         assert offer.server == net.bed.address(SERVER) and offer.leases, offer

@@ -264,8 +264,18 @@ def test_install_on_a_gpt_disk_with_an_efi_partition(gpt: LabDisks, live: Path,
     out = install(lab, live, env)
 
     assert "Windows 10 Education | Debian GNU/Linux 12 (bookworm) | OSCAR | restaure" in out
-    grub = mtype(esp, "/EFI/oscar/grubx64.efi")
-    assert grub[:2] == b"MZ" and mtype(esp, "/EFI/BOOT/BOOTX64.EFI") == grub
+    # Debian's signed chain, byte for byte: shim as the loader (the firmware entry's and the
+    # fallback), the signed GRUB beside it, reading the grub.cfg that leads to the OSCAR menu.
+    shim = Path("/usr/lib/shim/shimx64.efi.signed").read_bytes()
+    signed_grub = Path("/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed").read_bytes()
+    for folder, loader in (("/EFI/oscar", "shimx64.efi"), ("/EFI/BOOT", "BOOTX64.EFI")):
+        assert mtype(esp, f"{folder}/{loader}") == shim
+        assert mtype(esp, f"{folder}/grubx64.efi") == signed_grub
+        assert mtype(esp, f"{folder}/mmx64.efi")[:2] == b"MZ"
+        early = mtype(esp, f"{folder}/grub.cfg").decode()
+        oscar_uuid = sh("blkid", "-o", "value", "-s", "UUID", partition_path(lab.model, 4)).stdout
+        assert f"--fs-uuid --set=root {oscar_uuid.strip()}" in early, early
+        assert "configfile $prefix/grub.cfg" in early
     assert mtype(esp, "/EFI/oscar/bootx64-before-oscar.efi") == fallback  # Windows' copy kept
     assert mtype(esp, "/EFI/Microsoft/Boot/bootmgfw.efi") == windows_manager
     assert sh("fsck.vfat", "-n", esp, check=False).returncode == 0

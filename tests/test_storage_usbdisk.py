@@ -116,9 +116,15 @@ def test_the_500gb_layout(usb: str, live: Path) -> None:
     assert head[512:64 * 1024].strip(b"\0")  # core.img before the first partition
     # UEFI: the fallback loader on the EFI partition, a real EFI executable.
     esp = partition_path(usb, 1)
+    # UEFI with Secure Boot: Debian's shim as the fallback loader, the signed GRUB beside it,
+    # and the two lines that lead it to OSCAR-BOOT's menu.
     loader = mtools("mtype", "-i", esp, "::/EFI/BOOT/BOOTX64.EFI")
-    assert loader.returncode == 0 and loader.stdout[:2] == b"MZ"
-    assert boot_uuid.encode() in loader.stdout
+    assert loader.returncode == 0
+    assert loader.stdout == Path("/usr/lib/shim/shimx64.efi.signed").read_bytes()
+    grub = mtools("mtype", "-i", esp, "::/EFI/BOOT/grubx64.efi").stdout
+    assert grub == Path("/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed").read_bytes()
+    early = mtools("mtype", "-i", esp, "::/EFI/BOOT/grub.cfg").stdout.decode()
+    assert f"--fs-uuid --set=root {boot_uuid}" in early
     with mounted(partition_path(usb, 2), "ext4", readonly=True) as root:
         for name in ("vmlinuz", "initrd.img", "filesystem.squashfs"):
             assert (root / "boot/live" / name).read_bytes() == (live / name).read_bytes()

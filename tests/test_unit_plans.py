@@ -177,6 +177,14 @@ def test_the_boot_menu_plan_on_a_bios_pc() -> None:
     assert not plan.warnings
 
 
+def test_an_efi_partition_with_debians_grub_is_said_in_the_plan() -> None:
+    """Debian's signed GRUB looks for its prefix /EFI/debian first, from any folder: on a PC
+    where a Debian is installed too it would open that Debian's menu, not OSCAR's."""
+    assert not plan_install(install_facts()).warnings
+    plan = plan_install(install_facts(esp_has_debian=True))
+    assert len(plan.warnings) == 1 and "EFI/debian" in plan.warnings[0]
+
+
 def test_a_repair_keeps_the_live_system_and_says_what_it_replaces() -> None:
     plan = plan_install(install_facts(repair=True, live_source=None, hide=False,
                                       gap_foreign=True, password_set=False, systems=[]))

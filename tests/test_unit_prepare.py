@@ -9,7 +9,7 @@ import pytest
 
 from oscar.core.errors import TargetRefused
 from oscar.disks.devices import Disk, Partition
-from oscar.engine import layout, libparted
+from oscar.engine import layout, libparted, xsession
 from oscar.ops.prepare import check_target, default_label
 from oscar.ui.tui.flows.prepare import manual_editor
 
@@ -90,8 +90,32 @@ def test_refusals_and_defaults() -> None:
                                                                "ext4", in_use=True)])
     with pytest.raises(TargetRefused, match="mounted"):
         check_target(busy)
-    assert manual_editor(":0", True) == "gparted"
-    assert manual_editor(None, True) == "cfdisk" and manual_editor(":0", False) == "cfdisk"
+    assert manual_editor(None) == "gparted"
+    assert manual_editor("no screen") == "cfdisk"
+
+
+def test_gparted_needs_a_screen_and_says_why(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """gparted opens in a bare X session on the PC's screen; a serial-only PC is told why not
+    (and where cfdisk is), never a black screen."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in xsession.PROGRAMS:
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("OSCAR_TOOL_PATH", str(bin_dir))
+    dev = tmp_path / "dev"
+    (dev / "dri").mkdir(parents=True)
+    why = xsession.unavailable(dev)
+    assert why is not None and "serial console" in why and "cfdisk" in why
+    (dev / "dri/card0").touch()
+    assert xsession.unavailable(dev) is None
+    argv = xsession.gparted_argv("/dev/sda")
+    assert argv[:3] == ["xinit", str(bin_dir / "gparted"), "/dev/sda"]
+    assert argv[argv.index("--") + 1:] == [":7", "vt7", "-nolisten", "tcp"]
+    (bin_dir / "Xorg").unlink()
+    why = xsession.unavailable(dev)
+    assert why is not None and "Xorg" in why
 
 
 def test_saved_machine_description_round_trips() -> None:

@@ -13,7 +13,8 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from oscar.core import config, run
 from oscar.core.errors import OscarError, UsageError
 from oscar.engine import netinfo
-from oscar.net.pxe import dhcpprobe, netboot, render
+from oscar.net.pxe import dhcpprobe, netboot, render, summary
+from oscar.net.pxe import settings as pxesettings
 from oscar.net.pxe.settings import PxeSettings, decide_mode, lease_range, parse_address
 
 pytestmark = pytest.mark.unit
@@ -125,7 +126,7 @@ def test_parse_offer_ignores_other_answers_and_junk() -> None:
 
 
 # -- generated configurations, checked by the tools themselves ---------------------------
-@pytest.mark.parametrize("mode", ["proxy", "full", "none"])
+@pytest.mark.parametrize("mode", ["proxy", "pxe", "full", "none"])
 def test_dnsmasq_config_per_mode_passes_dnsmasq_test(mode: str, tmp_path: Path) -> None:
     s = settings(mode, range_from="10.0.0.100", range_to="10.0.0.199")
     text = render.dnsmasq_config(s, tftp_root=tmp_path, log=tmp_path / "log",
@@ -134,15 +135,39 @@ def test_dnsmasq_config_per_mode_passes_dnsmasq_test(mode: str, tmp_path: Path) 
     conf.write_text(text)
     render.check_dnsmasq(conf)
     lines = text.splitlines()
+    leasing = mode in ("full", "pxe")
     assert "port=0" in lines and "interface=eth0" in lines and "enable-tftp" in lines
     assert ("dhcp-range=10.0.0.0,proxy,255.255.255.0" in lines) == (mode == "proxy")
-    assert ("dhcp-range=10.0.0.100,10.0.0.199,255.255.255.0,1h" in lines) == (mode == "full")
+    assert ("dhcp-range=10.0.0.100,10.0.0.199,255.255.255.0,1h" in lines) == leasing
+    # pxe: only PC firmware booting from the network is answered
+    assert ("dhcp-ignore=tag:!pxe" in lines) == (mode == "pxe")
     assert any(line.startswith("pxe-service=x86PC,") and line.endswith("boot/grub/core.0")
                for line in lines) == (mode == "proxy")
-    assert sum(line.startswith("pxe-service=") and line.endswith("boot/grub/core.efi")
+    # UEFI: shim at the TFTP root (Debian's signed chain)
+    assert sum(line.startswith("pxe-service=") and line.endswith(",shimx64.efi")
                for line in lines) == (2 if mode == "proxy" else 0)
-    assert ("dhcp-boot=tag:pxe,tag:efi64,boot/grub/core.efi" in lines) == (mode == "full")
-    assert ("dhcp-boot=tag:pxe,tag:!efi64,boot/grub/core.0" in lines) == (mode == "full")
+    assert ("dhcp-boot=tag:pxe,tag:efi64,shimx64.efi" in lines) == leasing
+    assert ("dhcp-boot=tag:pxe,tag:!efi64,boot/grub/core.0" in lines) == leasing
+
+
+def test_proxy_mode_says_uefi_pcs_need_the_pxe_mode() -> None:
+    warning = pxesettings.uefi_warning("proxy")
+    assert warning is not None and "--dhcp pxe --range" in warning
+    assert all(pxesettings.uefi_warning(m) is None for m in ("full", "pxe", "none"))
+    running = summary.Running(settings("proxy"), "now", [], False)
+    assert warning in summary.lines(running)
+    pxe_lines = summary.lines(summary.Running(settings("pxe", range_from="10.0.0.240",
+                                                       range_to="10.0.0.250"), "now", [], False))
+    assert any("network-booting PCs only, leasing 10.0.0.240–10.0.0.250" in line
+               for line in pxe_lines), pxe_lines
+    assert not any("cannot start" in line for line in pxe_lines)
+
+
+def test_pxe_mode_is_taken_beside_a_leasing_server() -> None:
+    school = [dhcpprobe.Offer(server="10.0.0.254", address="10.0.0.120", boot_file="",
+                              next_server="", vendor_class="")]
+    assert pxesettings.decide_mode("pxe", school, consent=False) == "pxe"
+    assert pxesettings.decide_mode("auto", school, consent=False) == "proxy"
 
 
 def test_a_broken_dnsmasq_config_is_refused(tmp_path: Path) -> None:
@@ -185,22 +210,13 @@ def test_network_menu_with_the_password_protects_the_oscar_entries() -> None:
         render.grub_menu(settings(password_hash="clear-text"))
 
 
-def test_grub_network_images_name_the_oscar_server() -> None:
-    argv = netboot.mkimage_argv("bios", "10.0.0.1", Path("/x/core.0"))
+def test_grub_bios_network_image_names_the_oscar_server(tmp_path: Path) -> None:
+    argv = netboot.mkimage_argv("10.0.0.1", tmp_path / "core.0")
     assert argv[:3] == ["grub-mkimage", "--format", "i386-pc-pxe"]
     assert argv[argv.index("--prefix") + 1] == "(tftp,10.0.0.1)/boot/grub"
     assert argv[-2:] == ["pxe", "tftp"]
-    efi = netboot.mkimage_argv("efi", "10.0.0.1", Path("/x/core.efi"))
-    assert "x86_64-efi" in efi and efi[-2:] == ["efinet", "tftp"]
-
-
-def test_grub_network_images_are_built(tmp_path: Path) -> None:
-    for platform in ("bios", "efi"):
-        output = tmp_path / platform
-        run.run(netboot.mkimage_argv(platform, "10.0.0.1", output))
-        assert output.stat().st_size > 20_000
-        if platform == "efi":  # the BIOS image is compressed
-            assert b"(tftp,10.0.0.1)/boot/grub" in output.read_bytes()
+    run.run(argv)
+    assert (tmp_path / "core.0").stat().st_size > 20_000
 
 
 # -- parsers ----------------------------------------------------------------------------

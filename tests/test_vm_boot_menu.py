@@ -1,7 +1,9 @@
 """OSCAR on the PC's own disk, booted in qemu -accel tcg: the lab's model PC saved, OSCAR
 installed on it (`oscar install`), damaged by a "virus", then the teacher's path: restaure in
 the boot menu, the password (a wrong one first), and the PC comes back by itself. MBR disk
-under BIOS (SeaBIOS), GPT disk under UEFI (OVMF). Checked on the host after the VM is off."""
+under BIOS (SeaBIOS), GPT disk under UEFI with Secure Boot enforced (OVMF, Microsoft's keys),
+whose menu is then repaired (`oscar grub --repair`) and starts again. Checked on the host
+after the VM is off."""
 
 from __future__ import annotations
 
@@ -95,7 +97,9 @@ def choose_restaure(vm: Qemu, password: str) -> None:
 def test_restaure_in_the_pc_boot_menu_brings_the_pc_back(pc: Path, tmp_path: Path) -> None:
     uefi = _is_gpt(pc)
     original = virus(pc)
-    vm = Qemu(disks=[pc], uefi=uefi, log=tmp_path / "serial.log")
+    # UEFI with Secure Boot enforced: the firmware starts shim from the ESP, shim Debian's
+    # signed GRUB, which takes the password with its built-in password_pbkdf2.
+    vm = Qemu(disks=[pc], secure_boot=uefi, log=tmp_path / "serial.log")
     try:
         # The menu is drawn and reads keys once its countdown line shows (OVMF draws slowly).
         vm.wait_for("executed automatically", 300)
@@ -113,6 +117,8 @@ def test_restaure_in_the_pc_boot_menu_brings_the_pc_back(pc: Path, tmp_path: Pat
         # says so. Nothing to answer either way; the proof is the disk, checked below.
         assert ("Le PC a été restauré" in text
                 or "La restauration se déroule sur un autre écran" in text), text[-3000:]
+        if uefi:
+            assert "SecureBoot enabled" in text  # the kernel's word, through mokutil
     finally:
         if vm.proc.poll() is None:  # failed: keep what the PC's screen shows (tty1)
             vm.screendump(tmp_path / "screen-at-failure.png")
@@ -130,6 +136,7 @@ def test_restaure_in_the_pc_boot_menu_brings_the_pc_back(pc: Path, tmp_path: Pat
         labmod.detach_device(device)
 
     if uefi:
+        repaired_menu_starts_under_secure_boot(pc, tmp_path)
         return
     # The installed Linux starts for anyone, from its own kernel and initrd: its initramfs
     # finds its root filesystem by UUID (the lab's tree has no init to go further).
@@ -140,6 +147,36 @@ def test_restaure_in_the_pc_boot_menu_brings_the_pc_back(pc: Path, tmp_path: Pat
         vm.send("\r")
         vm.wait_for("/sbin/init", 300)
         assert "Enter username:" not in vm.text()
+    finally:
+        vm.close()
+
+
+def repaired_menu_starts_under_secure_boot(pc: Path, tmp_path: Path) -> None:
+    """`oscar grub --repair` rewrites the signed chain and the menu; the PC, Secure Boot on,
+    starts into that menu again, and its Windows entry chainloads Windows' boot manager. The
+    lab's stand-in for bootmgfw.efi is replaced by a binary signed by Microsoft (shim): the
+    firmware checks what GRUB chainloads against its own keys, as it would Windows'."""
+    env = {"OSCAR_CONFIG": str(tmp_path / "oscar.yaml"), "HOME": str(tmp_path)}
+    device = labmod.attach_image(pc)
+    try:
+        repaired = oscar("grub", "--repair", "--disk", device, "--timeout", "30", "--yes",
+                         env=env)
+        assert repaired.returncode == 0, repaired.stderr
+        assert "signed boot chain" in repaired.stdout, repaired.stdout
+        sh("mcopy", "-o", "-i", partition_path(device, 5), "/usr/lib/shim/shimx64.efi.signed",
+           "::/EFI/Microsoft/Boot/bootmgfw.efi", env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+    finally:
+        labmod.detach_device(device)
+    vm = Qemu(disks=[pc], secure_boot=True, log=tmp_path / "serial-repaired.log")
+    try:
+        vm.wait_for("executed automatically", 300)
+        text = vm.text()
+        assert all(title in text for title in (*SYSTEMS, "OSCAR", "restaure")), text[-2000:]
+        since = vm.mark()
+        vm.send("\r")  # the default: Windows, for anyone
+        # the Microsoft-signed stand-in runs (it looks for its own next stage, absent here)
+        vm.wait_for("grubx64.efi", 120, since=since)
+        assert "Access Denied" not in vm.text()[-2000:]
     finally:
         vm.close()
 

@@ -3,8 +3,10 @@ BIOS (SeaBIOS) and UEFI (OVMF), watched and driven over the serial console."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,11 +29,13 @@ def vm_log(tmp_path: Path) -> Iterator[Path]:
 # BIOS from the CD into the French menu is the first part of
 # test_save_damage_restore_inside_the_booted_image (one boot fewer for the same checks).
 @pytest.mark.parametrize("firmware, medium, entry", [("bios", "usb", "OSCAR"),
-                                                     ("uefi", "cdrom", "OSCAR (English)")])
+                                                     ("secure-boot", "cdrom", "OSCAR (English)")])
 def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, medium: str, entry: str,
                                        vm_log: Path) -> None:
+    """BIOS from the ISO written to a key; UEFI with Secure Boot enforced from the CD (shim,
+    Debian's signed GRUB and kernel), then gparted on the PC's screen and back."""
     vm = Qemu(iso=iso if medium == "cdrom" else None, usb_key=iso if medium == "usb" else None,
-              uefi=firmware == "uefi", log=vm_log)
+              secure_boot=firmware == "secure-boot", log=vm_log)
     try:
         vm.wait_for("OSCAR (English)", 180)  # GRUB's menu, on the serial line too
         text = vm.text()
@@ -45,8 +49,77 @@ def test_iso_boots_into_the_oscar_menu(iso: Path, firmware: str, medium: str, en
         seconds = vm.wait_for(first, BOOT_TIMEOUT)
         vm.wait_for(second, 30)
         print(f"{firmware}/{medium}/{entry}: menu on the serial console {seconds:.0f} s after GRUB")
+        if firmware == "secure-boot":
+            text = vm.text()
+            assert "SecureBoot enabled" in text  # the kernel's word, through mokutil
+            assert "UEFI, Secure Boot on" in text  # and the menu says it
+            gparted_opens_and_closes(vm, vm_log.parent)
     finally:
         vm.close()
+
+
+def screen_shares(screen: Path) -> tuple[float, float]:
+    """Of a PPM screendump: the share of light pixels (a GTK window; a text console or a bare
+    X root window is black) and of GTK's own window grey (Adwaita's #f6f5f4: gparted's menu
+    bar, toolbar and status bar)."""
+    data = screen.read_bytes()
+    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+255\s", data)
+    assert header is not None, data[:20]
+    width, height = int(header.group(1)), int(header.group(2))
+    pixels = data[header.end():header.end() + width * height * 3]
+    step = 3 * 7  # every 7th pixel is plenty
+    samples = [pixels[i:i + 3] for i in range(0, len(pixels) - 2, step)]
+    light = sum(1 for p in samples if min(p) >= 0xdc)
+    grey = sum(1 for p in samples if abs(p[0] - 0xf6) < 4 and abs(p[1] - 0xf5) < 4
+               and abs(p[2] - 0xf4) < 4)
+    return light / len(samples), grey / len(samples)
+
+
+def gparted_opens_and_closes(vm: Qemu, folder: Path) -> None:
+    """Tools → Partition with gparted: an X session on the PC's screen (the VGA card) shows
+    gparted's window; GParted → Quit closes it and the menu comes back."""
+    vm.send("t", 1)  # Tools
+    vm.send("\r", 2)
+    vm.wait_for("Choose a tool", 60)
+    vm.send(DOWN, 1)  # Prepare a disk, then Partition with gparted
+    vm.send("\r", 2)
+    vm.wait_for("close it to come back", 60)
+    light = grey = 0.0
+    end = time.monotonic() + 300
+    while time.monotonic() < end and not (light >= 0.2 and grey >= 0.03):
+        vm.send("", pause=10)
+        shot = folder / "gparted.ppm"
+        shot.unlink(missing_ok=True)
+        if vm.screendump(shot, fmt="ppm"):
+            light, grey = screen_shares(shot)
+    # gparted's window (no window manager: at the top left, about 780x500 of 1280x800)
+    assert light >= 0.2 and grey >= 0.03, f"no gparted window: {light:.0%} light, {grey:.0%} grey"
+    since = vm.mark()
+    # GParted → Quit through its menu: keys whose place is the same on AZERTY (X takes the
+    # French layout) and on qemu's US scancodes (Ctrl+Q would arrive as Ctrl+A)
+    for key in ("alt-g", "down", "down", "ret"):
+        vm.sendkey(key)
+        vm.send("", pause=3)
+    vm.wait_for("Choose a tool", 120, since=since)  # gparted closed, X gone: OSCAR's menu
+
+
+# Firmware of the wired network cards of school PCs, by the driver that loads it.
+NETWORK_FIRMWARE = {"r8169 (Realtek)": "rtl_nic/", "tg3 (Broadcom)": "tigon/",
+                    "bnx2 (Broadcom)": "bnx2/", "bnx2x (Broadcom)": "bnx2x/",
+                    "e100 (Intel)": "e100/", "ice (Intel)": "intel/ice/"}
+
+
+def test_network_firmware_is_in_the_live_system_and_its_initrd(iso: Path) -> None:
+    """Real PCs' network cards need non-free firmware, which qemu never shows: in the squashfs
+    (the running system) and in the initrd (live-boot fetching the system over the network)."""
+    squashfs = subprocess.run(["unsquashfs", "-l", str(OUT / "filesystem.squashfs")],
+                              capture_output=True, text=True, check=True).stdout
+    initrd = subprocess.run(["lsinitramfs", str(OUT / "initrd.img")], capture_output=True,
+                            text=True, check=True).stdout
+    for card, folder in NETWORK_FIRMWARE.items():
+        assert f"/usr/lib/firmware/{folder}" in squashfs, card
+        assert f"usr/lib/firmware/{folder}" in initrd, card
+    assert iso.stat().st_size <= 400_000_000
 
 
 UP = "\x1b[A"
@@ -85,7 +158,9 @@ def choose_oscar_with_password(vm: Qemu, password: str) -> None:
 
 
 def test_password_guards_oscar_entries(protected_iso: Path, vm_log: Path) -> None:
-    vm = Qemu(iso=protected_iso, log=vm_log)
+    """Under Secure Boot: the signed GRUB's built-in password_pbkdf2 refuses the wrong
+    password and takes the right one."""
+    vm = Qemu(iso=protected_iso, secure_boot=True, log=vm_log)
     started = False
     try:
         vm.wait_for("OSCAR (English)", 180)

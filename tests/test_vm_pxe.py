@@ -1,7 +1,8 @@
 """PCs that boot from the network, in qemu -accel tcg: qemu's iPXE ROM on a tap device of a
 client namespace, bridged to a room where OSCAR's network boot runs. BIOS beside a school's
-DHCP server (proxy DHCP), receiving a real deployment onto the VM's disk; UEFI (OVMF) with
-OSCAR leasing the addresses, into the OSCAR menu behind the password."""
+DHCP server (proxy DHCP), receiving a real deployment onto the VM's disk; UEFI with Secure
+Boot enforced (OVMF's own PXE stack, Microsoft's keys) beside the same school server, OSCAR in
+pxe mode, through shim and the signed network GRUB into the OSCAR menu behind the password."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def deploy_over_pxe(bed: Netbed, tmp_path: Path, store: Path, disk: Path) -> Non
     assert "- clients done: 1/1" in send_log.read_text(), send_log.read_text()[-3000:]
 
 
-def test_uefi_pc_boots_from_the_network_into_the_menu_behind_the_password(
+def test_secure_boot_pc_boots_from_the_network_into_the_menu_behind_the_password(
         iso: Path, tmp_path: Path) -> None:
     env = {"OSCAR_CONFIG": str(tmp_path / "oscar.yaml"), "HOME": str(tmp_path)}
     assert oscar("password", "--stdin", env=env, stdin=PASSWORD + "\n").returncode == 0
@@ -133,10 +134,17 @@ def test_uefi_pc_boots_from_the_network_into_the_menu_behind_the_password(
     with disk.open("wb") as fh:
         fh.truncate(64 << 20)
     with netbed(2) as bed:
-        with pxe_running(bed, tmp_path, "--dhcp", "full") as started:
+        # Beside the school's DHCP server: proxy DHCP cannot lead Debian's signed GRUB to
+        # OSCAR, the pxe mode does (OSCAR leases its own range to PXE firmware only).
+        school_dhcp(bed, tmp_path)
+        net = bed.address(0).rsplit(".", 1)[0]
+        with pxe_running(bed, tmp_path, "--dhcp", "pxe", "--range",
+                         f"{net}.240,{net}.250") as started:
             assert "OSCAR entries protected by the password" in started
-            vm = Qemu(disks=[disk], netns=bed.host(2), tap=bed.tap(2), memory=2048, uefi=True,
-                      log=tmp_path / "serial.log")
+            assert "network-booting PCs only" in started
+            # Secure Boot enforced: shim, then the signed network GRUB, from the TFTP root
+            vm = Qemu(disks=[disk], netns=bed.host(2), tap=bed.tap(2), memory=2048,
+                      secure_boot=True, log=tmp_path / "serial.log")
             try:
                 choose_entry(vm, ups=1)  # "OSCAR": the menu
                 vm.wait_for("Enter username:", 60)
@@ -146,7 +154,11 @@ def test_uefi_pc_boots_from_the_network_into_the_menu_behind_the_password(
                 vm.wait_for("Connecting to", BOOT_TIMEOUT)
                 # the OSCAR menu, in the server's language (the tests run OSCAR in English)
                 vm.wait_for("Save the partitions of this PC", BOOT_TIMEOUT)
+                text = vm.text()
+                assert "SecureBoot enabled" in text and "UEFI, Secure Boot on" in text
             finally:
                 vm.close()
             status = pxe(bed, tmp_path, "status")
             assert "Leased:" in status.stdout and "52:54:00:0a:0b:0c" in status.stdout
+            leased = next(line for line in status.stdout.splitlines() if "Leased:" in line)
+            assert int(leased.split("Leased: ")[1].split()[0].rsplit(".", 1)[1]) >= 240

@@ -1,8 +1,9 @@
 """An OSCAR USB disk (a sparse 500 GB image laid out by `oscar usbdisk init` with the live
-image's real files) plugged into a UEFI PC (OVMF) beside the lab's model PC: the firmware starts
-GRUB from the disk's EFI partition, GRUB the live system from OSCAR-BOOT, and OSCAR's menu
-comes up; from its shell, `oscar usbdisk mount` mounts OSCAR-SAVE and OSCAR-ECOLE (NTFS) and a
-PC saved onto OSCAR-ECOLE is read back on the host, in the backup the live system wrote.
+image's real files) plugged into a UEFI PC with Secure Boot enforced (OVMF) beside the lab's
+model PC: the firmware starts shim and Debian's signed GRUB from the disk's EFI partition,
+GRUB the live system from OSCAR-BOOT, and OSCAR's menu comes up; from its shell,
+`oscar usbdisk mount` mounts OSCAR-SAVE and OSCAR-ECOLE (NTFS) and a PC saved onto
+OSCAR-ECOLE is read back on the host, in the backup the live system wrote.
 
 Under BIOS (SeaBIOS) the same disk is started up to GRUB's menu, read from OSCAR-BOOT: the
 kernel line after it is the one UEFI boots to the end, so one full boot keeps the vm tier
@@ -55,10 +56,14 @@ def test_a_bios_pc_reaches_the_usb_disk_menu(usb: Path, tmp_path: Path) -> None:
 def test_the_usb_disk_starts_oscar_and_keeps_a_backup(usb: Path, tmp_path: Path) -> None:
     root = tmp_path / "lab"
     labmod.create(root, clients=0, size=LAB_SIZE, data_mb=LAB_DATA_MB)
-    vm = Qemu(usb_disk=usb, disks=[root / "model.img"], uefi=True, log=tmp_path / "serial.log")
+    # A PC with Secure Boot enforced (Microsoft's keys): shim, the signed GRUB and kernel
+    vm = Qemu(usb_disk=usb, disks=[root / "model.img"], secure_boot=True,
+              log=tmp_path / "serial.log")
     try:
         vm.wait_for("OSCAR (English)", 300)  # GRUB's menu from the USB disk
         vm.wait_for("Sauvegarde", BOOT_TIMEOUT)  # no password: OSCAR starts by itself
+        assert "SecureBoot enabled" in vm.text()  # the kernel's word, through mokutil
+        assert "UEFI, Secure Boot activé" in vm.text()
         vm.send("o", 1)  # Outils > Shell
         vm.send("\r", 2)
         vm.send("s", 1)

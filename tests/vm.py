@@ -13,11 +13,16 @@ from pathlib import Path
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# Secure Boot enforced, Microsoft's keys enrolled (Debian's shim is signed by Microsoft's UEFI
+# CA): what a school PC bought in the last ten years does out of the box.
+OVMF_CODE_SECBOOT = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
+OVMF_VARS_MS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 
 class Qemu:
     def __init__(self, *, iso: Path | None = None, disks: list[Path] = (), uefi: bool = False,  # type: ignore[assignment]
+                 secure_boot: bool = False,
                  memory: int = 2048, log: Path | None = None, usb_key: Path | None = None,
                  usb_disk: Path | None = None,
                  kernel: tuple[Path, Path, str] | None = None, network: bool = False,
@@ -33,7 +38,16 @@ class Qemu:
                 "-serial", "chardev:s0",
                 # The monitor: screendump shows tty1, which the serial line does not.
                 "-monitor", f"unix:{self.dir / 'monitor.sock'},server=on,wait=off"]
-        if uefi:
+        if secure_boot:
+            # OVMF's Secure Boot build keeps its variables in SMM: q35 with SMM on and the
+            # variable store writable only from SMM.
+            vars_copy = self.dir / "OVMF_VARS.fd"
+            shutil.copy(OVMF_VARS_MS, vars_copy)
+            argv += ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+                     "-global", "ICH9-LPC.disable_s3=1",
+                     "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE_SECBOOT}",
+                     "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+        elif uefi:
             vars_copy = self.dir / "OVMF_VARS.fd"
             shutil.copy(OVMF_VARS, vars_copy)
             argv += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
@@ -56,8 +70,12 @@ class Qemu:
         if tap is not None:
             # A PC booting from its network card: qemu's iPXE ROM (BIOS and UEFI) on a tap
             # device of a namespace bridged to the room; the NIC is the first boot device.
+            # Under UEFI the firmware's own PXE stack, as on a real PC, not qemu's iPXE ROM:
+            # iPXE's PXE emulation reports a wrong file size to shim ("Malformed binary").
+            rom = ",romfile=" if (uefi or secure_boot) else ""
             argv += ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
-                     "-device", f"virtio-net-pci,netdev=n0,bootindex=0,mac={mac or '52:54:00:0a:0b:0c'}"]
+                     "-device", f"virtio-net-pci,netdev=n0,bootindex=0,"
+                                f"mac={mac or '52:54:00:0a:0b:0c'}{rom}"]
         for index, disk in enumerate(disks):
             argv += ["-drive", f"file={disk},format=raw,if=virtio,index={index}"]
         if netns is not None:
@@ -99,13 +117,20 @@ class Qemu:
         self._read()
         return ANSI.sub(b"", bytes(self.raw)).decode("utf-8", "replace")
 
-    def wait_for(self, pattern: str, timeout: float) -> float:
-        """Seconds until ``pattern`` (a plain string) appears on the serial console."""
+    def mark(self) -> int:
+        """Where the serial output is now: wait_for(..., since=mark) sees only what follows."""
+        self._read()
+        return len(self.raw)
+
+    def wait_for(self, pattern: str, timeout: float, since: int | None = None) -> float:
+        """Seconds until ``pattern`` (a plain string) appears on the serial console (in the
+        last 4 KiB already read as well, unless ``since`` says from where)."""
         began = time.monotonic()
-        start = len(self.raw)
+        start = len(self.raw) if since is None else since
+        back = 4096 if since is None else 0
         while time.monotonic() - began < timeout:
             self._read()
-            if pattern in ANSI.sub(b"", bytes(self.raw[max(0, start - 4096):])).decode(
+            if pattern in ANSI.sub(b"", bytes(self.raw[max(0, start - back):])).decode(
                     "utf-8", "replace"):
                 return time.monotonic() - began
             if self.proc.poll() is not None:
@@ -133,14 +158,26 @@ class Qemu:
             self._read()
             time.sleep(0.05)
 
-    def screendump(self, target: Path) -> bool:
-        """The VM's screen as a PNG (what a person in front of the PC sees): tty1 and, under
-        UEFI, GRUB after its first screen, which the serial line does not show."""
+    def monitor(self, command: str) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
+            mon.settimeout(10)
+            mon.connect(str(self.dir / "monitor.sock"))
+            mon.sendall(f"{command}\n".encode())
+            time.sleep(0.5)
+
+    def sendkey(self, keys: str) -> None:
+        """Keys on the PC's keyboard (qemu's sendkey: ctrl-q), for what the screen shows."""
+        self.monitor(f"sendkey {keys}")
+
+    def screendump(self, target: Path, fmt: str = "png") -> bool:
+        """The VM's screen as a PNG or PPM (what a person in front of the PC sees): tty1, an
+        X session and, under UEFI, GRUB after its first screen, which the serial line does
+        not show."""
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as mon:
                 mon.settimeout(10)
                 mon.connect(str(self.dir / "monitor.sock"))
-                mon.sendall(f"screendump {target} -f png\n".encode())
+                mon.sendall(f"screendump {target} -f {fmt}\n".encode())
                 end = time.monotonic() + 10
                 while not target.exists() and time.monotonic() < end:
                     time.sleep(0.2)

@@ -19,6 +19,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from oscar.core import cancel
@@ -333,11 +334,17 @@ def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
                 pass
 
 
-def interactive(argv: list[str]) -> int:
-    """A program that takes the terminal (the shell of the Tools menu); returns its exit code."""
+def interactive(argv: list[str], output: Path | None = None) -> int:
+    """A program that takes the terminal (the shell of the Tools menu); returns its exit code.
+    ``output``: a file its messages go to instead (an X session's, which would cover the
+    menu's console)."""
     full = _resolve(argv)
     log.info("interactive: %s", shlex.join(full))
-    return subprocess.call(full)
+    if output is None:
+        return subprocess.call(full)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("ab") as fh:
+        return subprocess.call(full, stdout=fh, stderr=subprocess.STDOUT)
 
 
 class Background:

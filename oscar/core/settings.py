@@ -47,10 +47,16 @@ GRUB_TEMPLATES = Setting("OSCAR_GRUB_TEMPLATES", "",
                          "a school's own copy of the GRUB and dnsmasq templates")
 GRUB_LIB = Setting("OSCAR_GRUB_LIB", "/usr/lib/grub",
                    "GRUB's module folders (i386-pc, x86_64-efi) used to build boot images")
+SIGNED_GRUB = Setting("OSCAR_SIGNED_GRUB", "/usr/lib/grub/x86_64-efi-signed",
+                      "Debian's signed GRUB images (grub-efi-amd64-signed) for UEFI Secure Boot")
+SHIM_DIR = Setting("OSCAR_SHIM_DIR", "/usr/lib/shim",
+                   "Debian's signed shim and MokManager (shim-signed) for UEFI Secure Boot")
+EFI_FIRMWARE = Setting("OSCAR_EFI_FIRMWARE", "/sys/firmware/efi",
+                       "where the kernel shows the UEFI firmware (absent: a BIOS start)")
 PXE_DIR = Setting("OSCAR_PXE_DIR", "/run/oscar/pxe",
                   "the network boot service's folder (state, TFTP and HTTP trees, leases)")
 REGISTRY_SEED = Setting("OSCAR_REGISTRY_SEED", "",
                         "the minimal Windows SYSTEM hive the test lab puts on its model PC")
 
 ALL = (CONFIG, LANG, TOOL_PATH, LOCK_DIR, BOOT_DEVICE, CMDLINE, MENUS, GRUB_TEMPLATES, GRUB_LIB,
-       PXE_DIR, REGISTRY_SEED)
+       SIGNED_GRUB, SHIM_DIR, EFI_FIRMWARE, PXE_DIR, REGISTRY_SEED)

@@ -24,6 +24,8 @@ def search_path() -> str:
 
 
 PACKAGES: dict[str, str] = {
+    "xinit": "xinit",
+    "Xorg": "xserver-xorg-core",
     "fsarchiver": "fsarchiver",
     "ntfsclone": "ntfs-3g",
     "ntfs-3g": "ntfs-3g",

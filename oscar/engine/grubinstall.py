@@ -1,10 +1,12 @@
 """GRUB on a PC's own disk: its modules and menu on the OSCAR partition, its boot code in the
 MBR (BIOS) or on the EFI system partition (UEFI).
 
-Both boot images carry a two-line configuration that finds the OSCAR partition by its
-filesystem UUID and reads /boot/grub there, so renumbered partitions or a second disk do not
-lose the menu. The images are made with grub-mkimage rather than grub-install: grub-install
-guesses devices through udev, and writes nothing we could not name in a plan.
+BIOS: a core image made with grub-mkimage (grub-install guesses devices through udev, and
+writes nothing we could not name in a plan). UEFI: Debian's signed chain (engine/signedboot:
+shim, then the signed GRUB), so a PC with Secure Boot on starts it; the signed GRUB reads the
+grub.cfg beside it. Both carry the same two lines that find the OSCAR partition by its
+filesystem UUID and read /boot/grub there, so renumbered partitions or a second disk do not
+lose the menu.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from oscar.core import run, settings, tools
 from oscar.core.errors import ToolMissing
 from oscar.core.i18n import _
+from oscar.engine import signedboot
 
 log = logging.getLogger("oscar.grubinstall")
 
@@ -40,9 +43,14 @@ CORE_MODULES = {"bios": ["biosdisk", "part_msdos", "part_gpt", "ext2", "search"]
                 "efi": ["part_msdos", "part_gpt", "ext2", "fat", "search"]}
 GRUB_DIR = "boot/grub"  # on the OSCAR partition
 EFI_DIR = "/EFI/oscar"
-EFI_LOADER = EFI_DIR + "/grubx64.efi"
-EFI_FALLBACK = "/EFI/BOOT/BOOTX64.EFI"
-EFI_FALLBACK_SAVED = EFI_DIR + "/bootx64-before-oscar.efi"
+EFI_LOADER = f"{EFI_DIR}/{signedboot.SHIM}"  # the firmware entry starts shim
+FALLBACK_DIR = "/EFI/BOOT"
+EFI_FALLBACK = FALLBACK_DIR + "/BOOTX64.EFI"
+# What the fallback folder held before OSCAR (Windows keeps a copy of its boot manager there,
+# another system its shim and GRUB): kept once, never overwritten.
+FALLBACK_SAVED = {"BOOTX64.EFI": EFI_DIR + "/bootx64-before-oscar.efi",
+                  signedboot.GRUB: EFI_DIR + "/grubx64-before-oscar.efi"}
+EFI_FALLBACK_SAVED = FALLBACK_SAVED["BOOTX64.EFI"]
 FIRMWARE_LABEL = "OSCAR"
 SECTOR = 512
 
@@ -63,6 +71,16 @@ def early_config(oscar_uuid: str) -> str:
         raise ValueError(f"not a filesystem UUID: {oscar_uuid!r}")
     return (f"search --no-floppy --fs-uuid --set=root {oscar_uuid}\n"
             "set prefix=($root)/boot/grub\n")
+
+
+def efi_config(oscar_uuid: str) -> str:
+    """grub.cfg beside the signed GRUB on the EFI partition: to the OSCAR partition's menu."""
+    return early_config(oscar_uuid) + "configfile $prefix/grub.cfg\n"
+
+
+def efi_files(oscar_uuid: str) -> dict[str, bytes]:
+    """The files of OSCAR's folder on the EFI partition, in the order they are written."""
+    return signedboot.load("disk").files(efi_config(oscar_uuid))
 
 
 def mkimage_argv(platform: str, config: Path, output: Path) -> list[str]:
@@ -194,35 +212,80 @@ def esp_write(esp: str, path: str, data: bytes) -> None:
     run.run(["mren", "-i", esp, "::" + staged, "::" + path])
 
 
-def esp_install(esp: str, image: bytes) -> list[str]:
-    """OSCAR's GRUB as EFI/oscar/grubx64.efi, and as the fallback loader firmware starts when
-    it has no boot entry (a new PC, a reset NVRAM). The fallback found there first (Windows
-    puts a copy of its boot manager) is kept in EFI/oscar."""
-    written = [EFI_LOADER]
-    esp_write(esp, EFI_LOADER, image)
-    current = esp_read(esp, EFI_FALLBACK)
-    if current is not None and current != image and not esp_exists(esp, EFI_FALLBACK_SAVED):
-        esp_write(esp, EFI_FALLBACK_SAVED, current)
-        written.append(EFI_FALLBACK_SAVED)
-    esp_write(esp, EFI_FALLBACK, image)
-    written.append(EFI_FALLBACK)
+def esp_free(esp: str) -> int | None:
+    """Free bytes on the EFI partition, as mtools counts them (None if it cannot say)."""
+    result = run.run(["mdir", "-i", esp, "::/"], check=False)
+    for line in result.stdout.decode(errors="replace").splitlines():
+        if "bytes free" in line:
+            digits = line.split("bytes free")[0].replace(" ", "").replace("\u202f", "")
+            return int(digits) if digits.isdigit() else None
+    return None
+
+
+def esp_room_needed(esp: str, files: dict[str, bytes]) -> int:
+    """Bytes the install adds: both folders' files, less what they replace."""
+    needed = 0
+    for folder in (EFI_DIR, FALLBACK_DIR):
+        for name, data in files.items():
+            target = f"{folder}/{fallback_name(name) if folder == FALLBACK_DIR else name}"
+            old = esp_read(esp, target)
+            needed += max(0, len(data) - (len(old) if old is not None else 0))
+    return needed + (1 << 20)  # the copies kept of the previous fallback, and FAT's slack
+
+
+def fallback_name(name: str) -> str:
+    return "BOOTX64.EFI" if name == signedboot.SHIM else name
+
+
+def esp_install(esp: str, files: dict[str, bytes]) -> list[str]:
+    """OSCAR's signed chain in EFI/oscar, and in the fallback folder EFI/BOOT that firmware
+    starts when it has no boot entry (a new PC, a reset NVRAM): shim as BOOTX64.EFI, GRUB and
+    its grub.cfg beside it. What the fallback held before (Windows' boot manager, another
+    system's shim and GRUB) is kept once in EFI/oscar. shim is written last in each folder."""
+    free = esp_free(esp)
+    needed = esp_room_needed(esp, files)
+    if free is not None and free < needed:
+        raise OSError(f"{esp}: {free // 1024} KiB free, {needed // 1024} KiB needed")
+    written = []
+    for name, data in files.items():
+        esp_write(esp, f"{EFI_DIR}/{name}", data)
+        written.append(f"{EFI_DIR}/{name}")
+    for name, saved in FALLBACK_SAVED.items():
+        current = esp_read(esp, f"{FALLBACK_DIR}/{name}")
+        ours = files.get(signedboot.SHIM if name == "BOOTX64.EFI" else name)
+        if current is not None and current != ours and not esp_exists(esp, saved):
+            esp_write(esp, saved, current)
+            written.append(saved)
+    for name, data in files.items():
+        target = f"{FALLBACK_DIR}/{fallback_name(name)}"
+        esp_write(esp, target, data)
+        written.append(target)
     return written
 
 
 def firmware_entry(disk_path: str, esp_number: int) -> str:
-    """A UEFI boot entry "OSCAR" first in the boot order, when this system runs on the PC's
-    UEFI firmware (the live system on the PC itself); otherwise the fallback loader is what
-    the firmware starts."""
-    if not Path("/sys/firmware/efi/efivars").is_dir():
+    """A UEFI boot entry "OSCAR" (starting shim) first in the boot order, when this system
+    runs on the PC's UEFI firmware (the live system on the PC itself); otherwise the fallback
+    loader is what the firmware starts. An OSCAR entry that starts something else (GRUB
+    itself, as OSCAR wrote before Secure Boot) is replaced."""
+    if not settings.EFI_FIRMWARE.path().joinpath("efivars").is_dir():
         return "not started in UEFI mode: no firmware entry; the fallback loader starts OSCAR"
     if tools.which("efibootmgr") is None:
         return "efibootmgr missing: no firmware entry; the fallback loader starts OSCAR"
-    listing = run.output(["efibootmgr"])
-    if re.search(rf"^Boot[0-9A-Fa-f]{{4}}\*?\s+{FIRMWARE_LABEL}\b", listing, re.MULTILINE):
-        return "firmware entry OSCAR already present"
+    loader = EFI_LOADER.replace("/", "\\")
+    for number, line in oscar_entries(run.output(["efibootmgr", "-v"])):
+        if loader.lower() in line.lower():
+            return "firmware entry OSCAR already present"
+        run.run(["efibootmgr", "--quiet", "--bootnum", number, "--delete-bootnum"])
     run.run(["efibootmgr", "--create", "--disk", disk_path, "--part", str(esp_number),
-             "--label", FIRMWARE_LABEL, "--loader", EFI_LOADER.replace("/", "\\")])
+             "--label", FIRMWARE_LABEL, "--loader", loader])
     return "firmware entry OSCAR created, first in the boot order"
+
+
+def oscar_entries(listing: str) -> list[tuple[str, str]]:
+    """(number, line) of each firmware entry labelled OSCAR in `efibootmgr -v`'s listing."""
+    pattern = re.compile(rf"^Boot([0-9A-Fa-f]{{4}})\*?\s+{FIRMWARE_LABEL}\b(.*)$", re.MULTILINE)
+    return [(m.group(1), m.group(2)) for m in pattern.finditer(listing)]
 
 
 # -- the menu -------------------------------------------------------------------------------------

@@ -226,6 +226,8 @@ class InstallFacts:
     hide: bool  # the OSCAR partition's type (and GPT attributes) must change to hide it
     gap_foreign: bool  # the sectors before the first partition hold another program's data
     password_set: bool
+    # the EFI partition holds EFI/debian: Debian's signed GRUB (OSCAR's too) reads it first
+    esp_has_debian: bool = False
 
 
 def plan_install(facts: InstallFacts) -> planning.Plan:
@@ -250,7 +252,8 @@ def plan_install(facts: InstallFacts) -> planning.Plan:
     if "efi" in platforms:
         assert esp is not None
         plan.steps.append(planning.Step("efi-boot", _(
-            "Write GRUB onto the EFI system partition: {loader} and the fallback {fallback}"
+            "Write the signed boot chain (shim, GRUB; Secure Boot accepts it) onto the EFI "
+            "system partition: {loader} and the fallback {fallback}"
             ).format(loader=grubinstall.EFI_LOADER, fallback=grubinstall.EFI_FALLBACK),
             writes=esp.path))
     if facts.hide:
@@ -271,6 +274,11 @@ def plan_install(facts: InstallFacts) -> planning.Plan:
                                "partition)"))
     if not facts.password_set:
         plan.warnings.append(_("no password: anyone can start OSCAR and restaure"))
+    if facts.esp_has_debian:
+        plan.warnings.append(_(
+            "the EFI partition holds EFI/debian (a Debian installed beside): Debian's signed "
+            "GRUB, which OSCAR uses for Secure Boot, opens that Debian's menu first under UEFI; "
+            "add OSCAR and restaure to it, or start OSCAR from a key"))
     return plan
 
 
@@ -303,7 +311,10 @@ class Installer:
         self.systems = bootsystems.detect(disk, skip={self.oscar.number})
         self.settings.default = self._default()
         self.menu = self._menu()
-        self.images = {platform: self._image(platform) for platform in self.platforms}
+        self.images = {platform: self._image(platform) for platform in self.platforms
+                       if platform == "bios"}
+        self.efi_files = (grubinstall.efi_files(self.oscar.uuid or "")
+                          if "efi" in self.platforms else {})
         self.gap_warning = False
         if "bios" in self.platforms:
             self._check_gap()
@@ -312,7 +323,8 @@ class Installer:
         self.plan = plan_install(InstallFacts(
             disk, opts.repair, [s.title for s in self.systems],
             self.live_source if self.live_copy else None, live_bytes, self._hide_changes(),
-            self.gap_warning, self.settings.password_hash is not None))
+            self.gap_warning, self.settings.password_hash is not None,
+            self.esp is not None and grubinstall.esp_exists(self.esp.path, "/EFI/debian")))
 
     def close(self) -> None:
         """Unmount the OSCAR partition if this installer mounted it."""
@@ -523,7 +535,7 @@ class Installer:
 
     def _efi_boot(self, step: planning.Step) -> None:
         assert step.writes is not None and self.esp is not None
-        written = grubinstall.esp_install(step.writes, self.images["efi"])
+        written = grubinstall.esp_install(step.writes, self.efi_files)
         log.info("EFI partition %s: %s", step.writes, ", ".join(written))
         log.info("%s", grubinstall.firmware_entry(self.disk.path, self.esp.number))
 

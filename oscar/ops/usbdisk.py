@@ -87,7 +87,8 @@ def plan_usbdisk(disk: Disk, label: str, parts: list[layout.PlannedPartition],
         source=live_source, label=boot.label), writes=partition_path(d.path, boot.number),
         size=live_bytes, params={"number": boot.number}))
     plan.steps.append(planning.Step("grub", _(
-        "Install GRUB for BIOS (boot code in the MBR{gap}) and UEFI ({fallback} on {esp}), "
+        "Install GRUB for BIOS (boot code in the MBR{gap}) and UEFI with Secure Boot (shim and "
+        "Debian's signed GRUB as {fallback} on {esp}), "
         "and the menu: OSCAR | restaure | OSCAR (English) | the PC's disk").format(
         gap=_(" and the BIOS boot partition") if label == "gpt" else "",
         fallback=grubinstall.EFI_FALLBACK, esp=esp.label), writes=d.path))
@@ -126,7 +127,8 @@ class UsbDiskInit:
         self.menu = grubcfg.render_usbdisk(boot_uuid=self.boot_uuid,
                                            password_hash=self.password_hash)
         grubcfg.check(self.menu)
-        self.images = {platform: self._image(platform) for platform in PLATFORMS}
+        self.bios_image = self._bios_image()
+        self.efi_files = grubinstall.efi_files(self.boot_uuid)
         live_bytes = sum((source / n).stat().st_size for n in LIVE_FILES)
         self.plan = plan_usbdisk(disk, self.label, self.parts, source, live_bytes,
                                  self.password_hash is not None)
@@ -134,10 +136,10 @@ class UsbDiskInit:
     def part(self, role: str) -> layout.PlannedPartition:
         return next(p for p in self.parts if p.label == layout.USB_LABELS[role])
 
-    def _image(self, platform: str) -> bytes:
+    def _bios_image(self) -> bytes:
         with tempfile.TemporaryDirectory(prefix="oscar-grub-") as tmp:
             out = Path(tmp) / "image"
-            grubinstall.make_image(platform, self.boot_uuid, out)
+            grubinstall.make_image("bios", self.boot_uuid, out)
             return out.read_bytes()
 
     def required_tools(self) -> list[str]:
@@ -189,9 +191,9 @@ class UsbDiskInit:
             for platform in PLATFORMS:
                 grubinstall.copy_modules(platform, grub_dir)
             core = grub_dir / "i386-pc/core.img"
-            core.write_bytes(self.images["bios"])
+            core.write_bytes(self.bios_image)
             grubinstall.bios_setup(step.writes, core)
-            grubinstall.esp_install(esp, self.images["efi"])
+            grubinstall.esp_install(esp, self.efi_files)
             grubinstall.write_menu(grub_dir, self.menu)
         log.info("GRUB installed on %s for BIOS and UEFI", step.writes)
 

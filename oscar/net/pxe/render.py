@@ -14,7 +14,9 @@ from oscar.engine import grubcfg
 from oscar.net.pxe.settings import LEASE_TIME, PxeSettings, live_options
 
 BIOS_FILE = "boot/grub/core.0"
-EFI_FILE = "boot/grub/core.efi"
+# shim at the TFTP root: it fetches grubx64.efi from there (the firmware's PXE stack gives it
+# no folder), and the signed network GRUB reads /grub/grub.cfg.
+EFI_FILE = "shimx64.efi"
 
 
 def _render(template: str, **values: object) -> str:

@@ -31,6 +31,7 @@ from oscar.engine import lighttpd, netinfo
 from oscar.net.pxe import dhcpprobe, netboot, render, summary
 from oscar.net.pxe.settings import (
     HTTP_PORT,
+    LEASING_MODES,
     PxeSettings,
     decide_mode,
     lease_range,
@@ -213,12 +214,7 @@ def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path | None = 
         consent_given = consent(_("No DHCP server answered on {name}. Let OSCAR lease addresses "
                                   "to the PCs of this network itself?").format(name=iface.name))
     mode = decide_mode(opts.dhcp, offers, consent=consent_given)
-    first = last = None
-    if mode == "full":
-        first, last = lease_range(server, prefix, opts.range)
-    elif opts.range is not None:
-        raise UsageError(_("--range is only for --dhcp full."),
-                         _("In proxy mode the school's DHCP server chooses the addresses."))
+    first, last = leased_range(mode, server, prefix, opts.range)
     settings = PxeSettings(
         interface=iface.name, server=server, prefix=prefix, mode=mode, live_dir=str(live.resolve()),
         store=str(Path(opts.store).resolve()) if opts.store else None, range_from=first,
@@ -226,6 +222,23 @@ def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path | None = 
         password_hash=config.load().password_hash,
         lang="en" if LANG.value().startswith("en") else "fr")
     return Prepared(settings, offers)
+
+
+def leased_range(mode: str, server: str, prefix: int,
+                 text: str | None) -> tuple[str | None, str | None]:
+    """The addresses OSCAR leases in full and pxe modes (pxe: only the technician knows which
+    addresses the school's server never leases, so the range must be given)."""
+    if mode == "pxe" and text is None:
+        raise UsageError(_("--dhcp pxe needs --range: the addresses OSCAR may lease to the PCs "
+                           "that boot from the network."),
+                         _("Give addresses the school's DHCP server never leases, e.g. "
+                           "--range 192.168.1.240,192.168.1.250."))
+    if mode in LEASING_MODES:
+        return lease_range(server, prefix, text)
+    if text is not None:
+        raise UsageError(_("--range is only for --dhcp full or pxe."),
+                         _("In proxy mode the school's DHCP server chooses the addresses."))
+    return None, None
 
 
 def check_ports(dhcp: bool, http_port: int) -> None:

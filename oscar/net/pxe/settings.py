@@ -12,7 +12,10 @@ from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 from oscar.net.pxe.dhcpprobe import Offer
 
-DHCP_CHOICES = ("auto", "proxy", "full", "none")
+DHCP_CHOICES = ("auto", "proxy", "pxe", "full", "none")
+# Modes in which OSCAR leases addresses itself: full to every PC, pxe only to PCs whose
+# firmware boots from the network (their DHCP request says "PXEClient").
+LEASING_MODES = ("full", "pxe")
 HTTP_PORT = 7173  # the deployment's own HTTP server uses 7172: both may run at once
 LEASE_TIME = "1h"
 
@@ -22,10 +25,10 @@ class PxeSettings:
     interface: str
     server: str  # OSCAR's address on the interface
     prefix: int  # its network's prefix length
-    mode: str  # proxy, full or none (auto is decided before)
+    mode: str  # proxy, pxe, full or none (auto is decided before)
     live_dir: str  # vmlinuz, initrd.img, filesystem.squashfs
     store: str | None = None  # the backups served over HTTP too
-    range_from: str | None = None  # full mode only
+    range_from: str | None = None  # full and pxe modes
     range_to: str | None = None
     added_address: str | None = None  # ADDRESS/PREFIX OSCAR put on the interface itself
     http_port: int = HTTP_PORT
@@ -96,7 +99,7 @@ def decide_mode(requested: str, offers: Sequence[Offer], *, consent: bool) -> st
         raise UsageError(_("Unknown DHCP mode '{mode}'.").format(mode=requested),
                          _("Choose one of: {choices}.").format(choices=", ".join(DHCP_CHOICES)))
     servers = leasing_servers(offers)
-    if requested in ("proxy", "none"):
+    if requested in ("proxy", "none", "pxe"):
         return requested
     if servers:
         if requested == "full":
@@ -104,7 +107,7 @@ def decide_mode(requested: str, offers: Sequence[Offer], *, consent: bool) -> st
                 _("A DHCP server already leases addresses on this network ({servers}): OSCAR "
                   "will not start a second one.").format(servers=", ".join(servers)),
                 _("Use --dhcp proxy (or auto): that server keeps leasing, OSCAR adds the boot "
-                  "files."))
+                  "files; for UEFI PCs, --dhcp pxe --range FROM,TO."))
         return "proxy"
     if requested == "full" or consent:
         return "full"
@@ -113,6 +116,17 @@ def decide_mode(requested: str, offers: Sequence[Offer], *, consent: bool) -> st
           "consent."),
         _("Start again with --dhcp full to let OSCAR lease addresses, or plug the PC into the "
           "school's network."))
+
+
+def uefi_warning(mode: str) -> str | None:
+    """Said before the room boots: in proxy mode, UEFI PCs stop at GRUB's prompt."""
+    if mode != "proxy":
+        return None
+    return _("UEFI PCs cannot start in proxy mode: Debian's signed GRUB (the one Secure Boot "
+             "accepts) asks the school's DHCP server for its menu, not OSCAR. BIOS PCs start. "
+             "For UEFI PCs, start again with --dhcp pxe --range FROM,TO: OSCAR then leases "
+             "addresses of that range (give addresses the school's server never leases) only "
+             "to PCs that boot from the network.")
 
 
 def live_options(server: str, http_port: int, lang: str) -> str:

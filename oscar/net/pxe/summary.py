@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oscar.core.i18n import _
-from oscar.net.pxe.settings import PxeSettings
+from oscar.net.pxe.settings import PxeSettings, uefi_warning
 
 
 @dataclass
@@ -23,6 +23,8 @@ def lines(running: Running | None) -> list[str]:
     modes = {"proxy": _("proxy DHCP (the school's server leases the addresses)"),
              "full": _("DHCP, leasing {first}–{last}").format(first=s.range_from,
                                                               last=s.range_to),
+             "pxe": _("DHCP for network-booting PCs only, leasing {first}–{last}; the school's "
+                      "server leases the others").format(first=s.range_from, last=s.range_to),
              "none": _("no DHCP (TFTP and HTTP only)")}
     found = [
         _("Network boot running on {interface} ({server}) since {since}.").format(
@@ -38,6 +40,9 @@ def lines(running: Running | None) -> list[str]:
             seconds=s.timeout, protected=_("OSCAR entries protected by the password")
             if s.password_hash else _("no password set")),
     ]
+    warning = uefi_warning(s.mode)
+    if warning:
+        found.append(warning)
     for mac, address, name in running.leases:
         found.append(_("Leased: {address} to {mac} ({name})").format(address=address, mac=mac,
                                                                      name=name))

@@ -16,10 +16,13 @@ def add_pxe(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pxesub = p.add_subparsers(dest="pxe_verb", required=True)
     d = pxesub.add_parser("start", help=_("start DHCP or proxy DHCP, TFTP and HTTP"))
     d.add_argument("--interface", required=True, help=_("network interface of the room"))
-    d.add_argument("--dhcp", default="auto", choices=("auto", "proxy", "full", "none"),
+    d.add_argument("--dhcp", default="auto",
+                   choices=("auto", "proxy", "pxe", "full", "none"),
                    help=_("auto: proxy DHCP beside the school's server, else ask before "
-                          "leasing; full: lease addresses (consent); none: TFTP and HTTP only"))
-    d.add_argument("--range", help=_("addresses leased in full mode: FROM,TO"))
+                          "leasing; pxe: lease --range only to PCs booting from the network "
+                          "(UEFI PCs beside the school's server); full: lease addresses "
+                          "(consent); none: TFTP and HTTP only"))
+    d.add_argument("--range", help=_("addresses leased in full or pxe mode: FROM,TO"))
     d.add_argument("--address", help=_("address for an interface that has none, e.g. "
                                        "192.168.50.1/24 (removed at stop)"))
     options.store(d, required=False, help=_("backup folder also served over HTTP"))

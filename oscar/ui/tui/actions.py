@@ -6,11 +6,13 @@ import functools
 import os
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 from oscar.backups import oscarpart
 from oscar.core import run
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
+from oscar.engine import xsession
 from oscar.ui.tui import menus, widgets
 from oscar.ui.tui.app import Screen, log_path
 from oscar.ui.tui.context import Context
@@ -115,6 +117,27 @@ def shell(ctx: Context, item: menus.Item) -> None:
         app.redraw()
 
 
+def gparted(ctx: Context, item: menus.Item) -> None:
+    app = ctx.app
+    why = xsession.unavailable()
+    if why is not None:
+        app.message(item.label, why, style="error")
+        return
+    if app.loop is None:
+        return
+    app.loop.screen.stop()
+    try:
+        print(_("gparted opens on the PC's screen; close it to come back to the OSCAR menu."))
+        run.interactive(xsession.gparted_argv(), output=Path(log_path()).with_name(
+            "xsession.log"))
+    except OscarError as exc:
+        app.loop.screen.start()
+        app.error(exc)
+        return
+    app.loop.screen.start()
+    app.redraw()
+
+
 def _power(ctx: Context, item: menus.Item, argv_of: Callable[[], list[str]], question: str) -> None:
     app = ctx.app
 
@@ -151,6 +174,7 @@ ACTIONS: dict[str, Action] = {
     "show-help": show_help,
     "logs": logs,
     "shell": shell,
+    "gparted": gparted,
     "reboot": reboot,
     "poweroff": poweroff,
 }

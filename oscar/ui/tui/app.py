@@ -82,6 +82,7 @@ class App:
         self.headless = headless
         self.stack: list[Screen] = []
         self.header = urwid.Text("")
+        self.status = ""  # how the PC started (BIOS, UEFI, Secure Boot): on the main screen
         self.footer = urwid.Text("")
         self.body = urwid.WidgetPlaceholder(urwid.SolidFill(" "))
         self.frame = urwid.Frame(self.body, header=urwid.AttrMap(self.header, "header"),
@@ -158,7 +159,8 @@ class App:
             titles = titles[1:]
             titles[0] = "… > " + titles[0] if not titles[0].startswith("…") else titles[0]
         path = " > ".join(titles)
-        self.header.set_text((f" OSCAR — {path}" if path else " OSCAR")[:SIZE[0]])
+        first = f" OSCAR  ({self.status})" if self.status else " OSCAR"
+        self.header.set_text((f" OSCAR — {path}" if path else first)[:SIZE[0]])
         hints = screen.keys or _("Arrows: move  Enter: choose  Esc: back  F1: help")
         self.footer.set_text(" " + hints)
         self.body.original_widget = screen.widget

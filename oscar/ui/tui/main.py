@@ -8,7 +8,7 @@ from pathlib import Path
 import urwid
 
 from oscar.core import config as configuration
-from oscar.core import settings
+from oscar.core import platform, settings
 from oscar.core.i18n import _
 from oscar.ui.tui import actions
 from oscar.ui.tui.app import App, Screen
@@ -80,11 +80,19 @@ def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
                     keys=_("Enter: confirm")))
 
 
+def boot_mode_text(mode: platform.BootMode) -> str:
+    """Which boot path this PC took: a technician checking Secure Boot sees it here."""
+    return {platform.BootMode.BIOS: _("BIOS"),
+            platform.BootMode.UEFI: _("UEFI, Secure Boot off"),
+            platform.BootMode.SECURE: _("UEFI, Secure Boot on")}[mode]
+
+
 def main(*, restaure: bool = False, store: str | None = None) -> int:
     config = configuration.load()
     cmdline = kernel_cmdline()
     restaure = restaure or restaure_requested(cmdline)
     app = App(config)
+    app.status = boot_mode_text(platform.boot_mode())
     try:
         build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
     except Exception as exc:  # noqa: BLE001 - an error screen, never a traceback on the console

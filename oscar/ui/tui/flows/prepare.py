@@ -4,8 +4,7 @@ confirm by typing the disk's name → progress → result."""
 from __future__ import annotations
 
 import functools
-import os
-import shutil
+from pathlib import Path
 from typing import Any
 
 from oscar.core import run
@@ -13,15 +12,16 @@ from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.core.progress import NullProgress
 from oscar.disks.devices import Disk
+from oscar.engine import xsession
 from oscar.ops.prepare import PrepareOptions, Preparer, check_target, default_label
 from oscar.ui.tui import widgets
-from oscar.ui.tui.app import Screen
+from oscar.ui.tui.app import Screen, log_path
 from oscar.ui.tui.context import Context, DiskChoice, disk_rows
 
 
-def manual_editor(display: str | None, have_gparted: bool) -> str:
-    """gparted when a graphical display exists (as the seed did), cfdisk on a console."""
-    return "gparted" if display and have_gparted else "cfdisk"
+def manual_editor(screen_missing: str | None) -> str:
+    """gparted when the PC has a screen and gparted (as the seed did), cfdisk otherwise."""
+    return "cfdisk" if screen_missing else "gparted"
 
 
 class PrepareFlow(DiskChoice):
@@ -46,7 +46,7 @@ class PrepareFlow(DiskChoice):
             self.app.error(exc)
             return
         self.disk = disk
-        editor = manual_editor(os.environ.get("DISPLAY"), shutil.which("gparted") is not None)
+        editor = manual_editor(xsession.unavailable())
         rows = [
             widgets.MenuRow(_("Windows only"), _("Windows, and the OSCAR partition"),
                             functools.partial(self.choose_table, "windows")),
@@ -109,7 +109,11 @@ class PrepareFlow(DiskChoice):
             return
         app.loop.screen.stop()
         try:
-            run.interactive([editor, self.disk.path])
+            if editor == "gparted":
+                run.interactive(xsession.gparted_argv(self.disk.path),
+                                output=Path(log_path()).with_name("xsession.log"))
+            else:
+                run.interactive([editor, self.disk.path])
         except OscarError as exc:
             app.loop.screen.start()
             app.error(exc)

@@ -47,7 +47,10 @@ class PxeFlow(Flow):
             widgets.Field("dhcp", _("DHCP"), "auto", [
                 ("auto", _("automatic: proxy beside the school's server, else ask")),
                 ("proxy", _("proxy: the school's server leases the addresses")),
+                ("pxe", _("PXE only: OSCAR leases the range below to network-booting PCs "
+                          "(UEFI PCs beside the school's server)")),
                 ("none", _("none: the school's server points to OSCAR"))]),
+            widgets.Field("range", _("Range (PXE only): FROM,TO"), ""),
             widgets.Field("timeout", _("Seconds before the local disk boots"), "10"),
         ]
         self.app.push(Screen(_("PXE server"), widgets.form_screen(
@@ -72,8 +75,9 @@ class PxeFlow(Flow):
             progress.message(_("Looking for a DHCP server on {name}...").format(
                 name=values["interface"]))
             prepared = service.prepare(service.StartOptions(
-                values["interface"], "full" if consent else values["dhcp"], store=store,
-                timeout=timeout), ask)
+                values["interface"], "full" if consent else values["dhcp"],
+                range=values.get("range", "").strip() or None, store=store, timeout=timeout),
+                ask)
             progress.message(_("Starting the servers..."))
             service.launch(prepared.settings)
             return prepared
