@@ -189,3 +189,17 @@ def test_space_for_the_live_files_first_install_and_replacement() -> None:
         == 305 * mib
     # Smaller files: only the first staged copy grows the used space.
     assert peak_growth([1 * mib, 1 * mib, 10 * mib], [8 * mib, 35 * mib, 257 * mib]) == mib
+
+
+def test_firmware_entries_labelled_oscar_are_found_with_their_loader() -> None:
+    """An OSCAR entry that starts GRUB directly (before Secure Boot) is told from one that
+    starts shim: the former is replaced by `oscar install`."""
+    listing = ("BootCurrent: 0001\nBootOrder: 0003,0000,0001\n"
+               "Boot0000* Windows Boot Manager\tHD(1,GPT,ab,0x800,0x32000)/File(\\EFI\\Microsoft"
+               "\\Boot\\bootmgfw.efi)\n"
+               "Boot0003* OSCAR\tHD(1,GPT,ab,0x800,0x32000)/File(\\EFI\\oscar\\grubx64.efi)\n"
+               "Boot0004  OSCAR-like\tHD(1,GPT,ab)/File(\\EFI\\x.efi)\n")
+    entries = grubinstall.oscar_entries(listing)
+    assert entries == [("0003", "\tHD(1,GPT,ab,0x800,0x32000)/File(\\EFI\\oscar\\grubx64.efi)")]
+    assert grubinstall.EFI_LOADER.replace("/", "\\").lower() not in entries[0][1].lower()
+    assert grubinstall.EFI_LOADER == "/EFI/oscar/shimx64.efi"

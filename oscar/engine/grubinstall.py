@@ -284,7 +284,7 @@ def firmware_entry(disk_path: str, esp_number: int) -> str:
 
 def oscar_entries(listing: str) -> list[tuple[str, str]]:
     """(number, line) of each firmware entry labelled OSCAR in `efibootmgr -v`'s listing."""
-    pattern = re.compile(rf"^Boot([0-9A-Fa-f]{{4}})\*?\s+{FIRMWARE_LABEL}\b(.*)$", re.MULTILINE)
+    pattern = re.compile(rf"^Boot([0-9A-Fa-f]{{4}})\*?\s+{FIRMWARE_LABEL}(?=\s|$)(.*)$", re.MULTILINE)
     return [(m.group(1), m.group(2)) for m in pattern.finditer(listing)]
 
 
