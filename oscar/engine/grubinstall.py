@@ -48,9 +48,10 @@ FALLBACK_DIR = "/EFI/BOOT"
 EFI_FALLBACK = FALLBACK_DIR + "/BOOTX64.EFI"
 # What the fallback folder held before OSCAR (Windows keeps a copy of its boot manager there,
 # another system its shim and GRUB): kept once, never overwritten.
-FALLBACK_SAVED = {"BOOTX64.EFI": EFI_DIR + "/bootx64-before-oscar.efi",
+# Keyed by the name of OSCAR's file that replaces it there.
+FALLBACK_SAVED = {signedboot.SHIM: EFI_DIR + "/bootx64-before-oscar.efi",
                   signedboot.GRUB: EFI_DIR + "/grubx64-before-oscar.efi"}
-EFI_FALLBACK_SAVED = FALLBACK_SAVED["BOOTX64.EFI"]
+EFI_FALLBACK_SAVED = FALLBACK_SAVED[signedboot.SHIM]
 FIRMWARE_LABEL = "OSCAR"
 SECTOR = 512
 
@@ -251,9 +252,8 @@ def esp_install(esp: str, files: dict[str, bytes]) -> list[str]:
         esp_write(esp, f"{EFI_DIR}/{name}", data)
         written.append(f"{EFI_DIR}/{name}")
     for name, saved in FALLBACK_SAVED.items():
-        current = esp_read(esp, f"{FALLBACK_DIR}/{name}")
-        ours = files.get(signedboot.SHIM if name == "BOOTX64.EFI" else name)
-        if current is not None and current != ours and not esp_exists(esp, saved):
+        current = esp_read(esp, f"{FALLBACK_DIR}/{fallback_name(name)}")
+        if current is not None and current != files.get(name) and not esp_exists(esp, saved):
             esp_write(esp, saved, current)
             written.append(saved)
     for name, data in files.items():

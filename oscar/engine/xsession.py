@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oscar.core import tools
+from oscar.core import oplog, tools
 from oscar.core.i18n import _
 
 PROGRAMS = ("xinit", "Xorg", "gparted")
@@ -32,6 +32,12 @@ def unavailable(dev: Path = Path("/dev")) -> str | None:
         return _("gparted needs a screen, and this PC has no graphics device (a serial console "
                  "only). Use cfdisk (Prepare a disk → By hand) instead.")
     return None
+
+
+def log_file() -> Path:
+    """Xorg's and gparted's messages, beside OSCAR's log (on the console they would cover the
+    menu)."""
+    return oplog.main_log().with_name("xsession.log")
 
 
 def gparted_argv(disk: str | None = None) -> list[str]:

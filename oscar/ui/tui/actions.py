@@ -6,7 +6,6 @@ import functools
 import os
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 from oscar.backups import oscarpart
 from oscar.core import run
@@ -123,19 +122,9 @@ def gparted(ctx: Context, item: menus.Item) -> None:
     if why is not None:
         app.message(item.label, why, style="error")
         return
-    if app.loop is None:
-        return
-    app.loop.screen.stop()
-    try:
-        print(_("gparted opens on the PC's screen; close it to come back to the OSCAR menu."))
-        run.interactive(xsession.gparted_argv(), output=Path(log_path()).with_name(
-            "xsession.log"))
-    except OscarError as exc:
-        app.loop.screen.start()
-        app.error(exc)
-        return
-    app.loop.screen.start()
-    app.redraw()
+    if app.hand_over(xsession.gparted_argv(), output=xsession.log_file(), notice=_(
+            "gparted opens on the PC's screen; close it to come back to the OSCAR menu.")):
+        app.redraw()
 
 
 def _power(ctx: Context, item: menus.Item, argv_of: Callable[[], list[str]], question: str) -> None:

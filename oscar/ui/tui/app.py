@@ -14,11 +14,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import urwid
 
-from oscar.core import cancel, oplog
+from oscar.core import cancel, oplog, run
 from oscar.core.config import Config
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
@@ -213,6 +214,24 @@ class App:
                 style: str = "body") -> None:
         self.push(Screen(title, widgets.text_screen(text, [(_("OK"), on_ok or self.pop)], style),
                          on_back=on_ok))
+
+    def hand_over(self, argv: list[str], *, notice: str | None = None,
+                  output: Path | None = None) -> bool:
+        """Give the terminal to another program (cfdisk, an X session) until it ends, then
+        take it back; True when it ran, False when it could not start (an error screen)."""
+        if self.loop is None:
+            return False
+        self.loop.screen.stop()
+        try:
+            if notice:
+                print(notice)
+            run.interactive(argv, output=output)
+        except OscarError as exc:
+            self.loop.screen.start()
+            self.error(exc)
+            return False
+        self.loop.screen.start()
+        return True
 
     def error(self, exc: BaseException, on_ok: Callable[[], None] | None = None) -> None:
         if isinstance(exc, OscarError):

@@ -4,10 +4,8 @@ confirm by typing the disk's name → progress → result."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
-from oscar.core import run
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.core.progress import NullProgress
@@ -15,7 +13,7 @@ from oscar.disks.devices import Disk
 from oscar.engine import xsession
 from oscar.ops.prepare import PrepareOptions, Preparer, check_target, default_label
 from oscar.ui.tui import widgets
-from oscar.ui.tui.app import Screen, log_path
+from oscar.ui.tui.app import Screen
 from oscar.ui.tui.context import Context, DiskChoice, disk_rows
 
 
@@ -105,20 +103,10 @@ class PrepareFlow(DiskChoice):
     def by_hand(self, editor: str) -> None:
         assert self.disk is not None
         app = self.app
-        if app.loop is None:
+        ran = (app.hand_over(xsession.gparted_argv(self.disk.path), output=xsession.log_file())
+               if editor == "gparted" else app.hand_over([editor, self.disk.path]))
+        if not ran:
             return
-        app.loop.screen.stop()
-        try:
-            if editor == "gparted":
-                run.interactive(xsession.gparted_argv(self.disk.path),
-                                output=Path(log_path()).with_name("xsession.log"))
-            else:
-                run.interactive([editor, self.disk.path])
-        except OscarError as exc:
-            app.loop.screen.start()
-            app.error(exc)
-            return
-        app.loop.screen.start()
         app.back_to(self.depth)
         app.message(_("Prepare a disk"), _("{editor} closed. Give the OSCAR partition the label "
                                            "OSCAR (ext4) so that OSCAR finds it.").format(
