@@ -32,6 +32,8 @@ APT_PACKAGES=(
   # UEFI Secure Boot: Debian's signed shim and GRUB, which oscar install, usbdisk init and the
   # network boot write (the vm tier boots them with Secure Boot enforced); lsinitramfs
   shim-signed grub-efi-amd64-signed initramfs-tools-core
+  # BitLocker volumes of Windows PCs, opened read-only through FUSE (oscar save)
+  dislocker
   # the vm tier's small PCs: a BIOS one started by syslinux's MBR code from its active partition
   syslinux syslinux-common
 )

@@ -645,3 +645,37 @@ def test_a_bad_clients_file_is_refused_before_any_client_is_written(room: Room) 
     assert "line 3: 'B B' is not a name Windows accepts" in text
     assert [hash_device(d) for d in room.disks[:3]] == before
     assert_nothing_left(room)
+
+
+def test_a_decrypted_bitlocker_backup_deploys_like_any_ntfs(room: Room) -> None:
+    """The model's Windows partition is a BitLocker volume Windows made; saved with its
+    password, it deploys to two PCs, each getting plain NTFS with every file."""
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "bitlocker"
+    if not (data / "bitlocker-ntfs.tar.xz").exists():
+        pytest.skip(f"{data} is missing")
+    volumes = room.tmp / "bitlocker"
+    volumes.mkdir(exist_ok=True)
+    sh("tar", "-xf", str(data / "bitlocker-ntfs.tar.xz"), "-C", str(volumes))
+    model = room.disks[2]
+    with_table(room, model)
+    sh("dd", f"if={volumes / 'bitlk-ntfs' / 'bitlk-aes-xts-128.img'}",
+       f"of={partition_path(model, 1)}", "bs=1M", "conv=notrunc,fsync", "status=none")
+    store = room.tmp / "bitlocker-store"
+    store.mkdir(exist_ok=True)
+    saved = oscar("save", "--disk", model, "--store", str(store), "--name", BACKUP, "--parts",
+                  "1", "--bitlocker-key-stdin", "--yes", stdin="anaconda\n")
+    assert saved.returncode == 0, saved.stderr
+    for disk in room.disks[:2]:
+        with_table(room, disk)
+    code, report, logs = deploy(room, "restaure", "multicast", [1, 2], store=store)
+    assert code == 0, "\n".join(logs)
+    assert set(results(report).values()) == {"done"}, report
+    listing = (volumes / "bitlk-ntfs" / "bitlk-aes-xts-128.files.sha256").read_text("utf-8")
+    expected = sorted(line for line in listing.splitlines() if line)
+    for disk in room.disks[:2]:
+        device = partition_path(disk, 1)
+        assert sh("blkid", "-p", "-o", "value", "-s", "TYPE", device).stdout.strip() == "ntfs"
+        with mounted(device, "ntfs", readonly=True) as point:
+            found = sh("sh", "-c", "find . -path './System Volume Information' -prune -o "
+                       "-type f -print0 | sort -z | xargs -0 sha256sum", cwd=str(point)).stdout
+        assert sorted(line for line in found.splitlines() if line) == expected

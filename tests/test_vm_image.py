@@ -119,6 +119,9 @@ def test_network_firmware_is_in_the_live_system_and_its_initrd(iso: Path) -> Non
     for card, folder in NETWORK_FIRMWARE.items():
         assert f"/usr/lib/firmware/{folder}" in squashfs, card
         assert f"usr/lib/firmware/{folder}" in initrd, card
+    # BitLocker: dislocker and FUSE, to open a Windows 11 volume with its key
+    for program in ("/usr/bin/dislocker", "/usr/bin/dislocker-fuse"):
+        assert program in squashfs, program
     assert iso.stat().st_size <= 400_000_000
 
 

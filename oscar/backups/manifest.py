@@ -19,6 +19,7 @@ STATES = ("complete",)
 ROLES = ("data", "swap", "store", "skipped")
 METHODS = ("fsarchiver", "ntfsclone", "partclone", "raw")
 COMPRESSIONS = ("zstd", "gzip", "none")
+BITLOCKER = ("decrypted", "encrypted")
 SECTOR_SIZES = (512, 1024, 2048, 4096)
 PTTYPES = ("dos", "gpt")
 # What each method can hold (a method names the program that restores it, so an fstype that
@@ -52,6 +53,9 @@ class PartEntry:
     files: list[str] = field(default_factory=list)
     used: int | None = None
     stored: int = 0  # bytes of image files
+    # BitLocker on the source: "decrypted" (saved through its key: the image is plain NTFS) or
+    # "encrypted" (a raw copy of the encrypted volume); None for anything else. Never a key.
+    bitlocker: str | None = None
 
 
 @dataclass
@@ -272,8 +276,12 @@ def _partition(value: object, where: str, source: dict[str, Any]) -> PartEntry:
             raise Damaged(f"{where}.compress", _("missing"))
     elif files and (role != "swap" or len(files) > 1):
         raise Damaged(f"{where}.files", _("only saved partitions have files"))
+    bitlocker = item.get("bitlocker")
+    if bitlocker is not None and (bitlocker not in BITLOCKER or role != "data" or (
+            bitlocker == "encrypted") != (method == "raw")):
+        raise Damaged(f"{where}.bitlocker", _("unknown value"))
     return PartEntry(number, name, start, size, fstype, label, uuid, partuuid, str(role),
-                     method, compress, files, used, stored)
+                     method, compress, files, used, stored, bitlocker)
 
 
 def _mapping(value: object, where: str) -> dict[str, Any]:

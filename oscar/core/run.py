@@ -10,13 +10,17 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import fcntl
 import logging
 import os
 import re
+import select
 import shlex
 import signal
 import subprocess
+import termios
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,6 +349,68 @@ def interactive(argv: list[str], output: Path | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("ab") as fh:
         return subprocess.call(full, stdout=fh, stderr=subprocess.STDOUT)
+
+
+def _controlling_terminal() -> None:
+    # A program that opens /dev/tty (dislocker asking for a recovery password) needs the
+    # pseudo-terminal on its standard input as its controlling terminal.
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    _die_with_parent()
+
+
+def answer_on_terminal(argv: list[str], answer: str, *, prompt: bytes,
+                       timeout: float = 60) -> Result:
+    """Run a program that reads a secret on a terminal only: on a pseudo-terminal, typing
+    ``answer`` once when ``prompt`` appears. The secret never reaches argv nor the log: what
+    the terminal echoed is dropped line by line (its prompt lines, anything holding it)."""
+    full = _resolve(argv)
+    cancel.check()
+    log.info("run (answered on a terminal): %s", shlex.join(full))
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(full, stdin=slave, stdout=slave, stderr=slave, env=_env(),
+                                close_fds=True, preexec_fn=_controlling_terminal)
+    finally:
+        os.close(slave)
+    cancel.started(proc)
+    try:
+        raw = _converse(master, proc, answer.encode(), prompt, timeout)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        cancel.finished(proc)
+    lines = [line for line in re.split(r"[\r\n]+", raw.decode("utf-8", "replace"))
+             if line and prompt.decode() not in line and answer not in line]
+    if proc.returncode != 0:
+        cancel.check()
+        log.info("exit %s: %s", proc.returncode, "\n".join(lines[-TAIL_LINES:]))
+    return Result(full, proc.returncode, b"", "\n".join(lines))
+
+
+def _converse(master: int, proc: subprocess.Popen[bytes], answer: bytes, prompt: bytes,
+              timeout: float) -> bytes:
+    output = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _w, _x = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the program and its children closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and prompt in output:
+                os.write(master, answer + b"\n")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    return output
 
 
 class Background:

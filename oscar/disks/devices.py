@@ -9,8 +9,36 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+BITLOCKER = "BitLocker"  # blkid's TYPE for a BitLocker volume
 # Filesystems whose contents OSCAR knows how to image (anything else: raw image, on request).
 KNOWN_FS = ("ntfs", "ext2", "ext3", "ext4", "vfat", "xfs", "btrfs", "exfat")
+
+
+# BitLocker protectors (the ways a volume's key can be unlocked), as OSCAR names them.
+PROTECTORS = ("clear-key", "tpm", "startup-key", "tpm+startup-key", "tpm+pin",
+              "tpm+pin+startup-key", "recovery-password", "password", "other")
+
+
+@dataclass
+class BitLocker:
+    """What a BitLocker volume's own metadata says (read without any key)."""
+
+    state: str  # "encrypted", "decrypted", "encrypting", "paused", "unknown"
+    cipher: str  # "AES-XTS-128", "AES-CBC-128" ...
+    size: int  # bytes of the volume BitLocker covers
+    protectors: list[str] = field(default_factory=list)  # PROTECTORS, in the metadata's order
+    recovery_ids: list[str] = field(default_factory=list)  # GUIDs of the recovery passwords
+    description: str = ""  # Windows' own words: "DESKTOP-X C: 7/4/2019"
+
+    @property
+    def unlocked_without_key(self) -> bool:
+        """Protection suspended (or "waiting for activation"): the key is stored in clear."""
+        return "clear-key" in self.protectors
+
+    @property
+    def recovery_key_id(self) -> str | None:
+        """The 8 characters Windows' recovery screen and the Microsoft account show."""
+        return self.recovery_ids[0][:8] if self.recovery_ids else None
 
 
 @dataclass
@@ -27,6 +55,11 @@ class Partition:
     used: int | None = None  # bytes in use inside the filesystem, when known
     mountpoints: list[str] = field(default_factory=list)
     in_use: bool = False  # mounted, active swap, or held by another device (LVM, dm)
+    bitlocker: BitLocker | None = None  # read from its metadata when blkid says BitLocker
+
+    @property
+    def encrypted(self) -> bool:
+        return self.fstype == BITLOCKER
 
     @property
     def name(self) -> str:
@@ -94,7 +127,13 @@ class Disk:
     def from_dict(cls, data: dict[str, Any]) -> Disk:
         """A disk from ``to_dict``'s output (``oscar probe --json``): a saved machine."""
         fields = {k: v for k, v in data.items() if k not in ("identity", "partitions")}
-        return cls(**fields, partitions=[Partition(**p) for p in data.get("partitions", [])])
+        return cls(**fields, partitions=[_partition(p) for p in data.get("partitions", [])])
+
+
+def _partition(data: dict[str, Any]) -> Partition:
+    fields = dict(data)
+    bitlocker = fields.pop("bitlocker", None)
+    return Partition(**fields, bitlocker=BitLocker(**bitlocker) if bitlocker else None)
 
 
 OSCAR_LABEL = "OSCAR"

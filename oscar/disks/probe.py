@@ -17,6 +17,7 @@ from pathlib import Path
 from oscar.core import run, settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
+from oscar.disks import bitlocker
 from oscar.disks.devices import Disk, Partition, is_oscar_filesystem
 
 log = logging.getLogger("oscar.probe")
@@ -275,6 +276,8 @@ def _probe_partition(entry: TableEntry, sector: int, mounts: dict[str, list[str]
         part.in_use = bool(part.mountpoints) or os.path.realpath(entry.node) in swaps or held
         if with_usage and part.fstype:
             part.used = used_bytes(entry.node, part.fstype, part.mountpoints)
+        if part.encrypted:
+            part.bitlocker = bitlocker.read_device(entry.node, part.size)
     return part
 
 

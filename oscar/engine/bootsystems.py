@@ -45,6 +45,9 @@ class BootSystem:
     initrd: str | None = None
     options: str = ""  # Linux kernel command line
     fstype: str | None = None  # of the partition holding the boot files
+    # Windows on a BitLocker disk: started by the firmware's own entry after a restart, never
+    # chainloaded (the TPM would measure GRUB and Windows would ask for its recovery key)
+    via_firmware: bool = False
 
     @property
     def id(self) -> str:

@@ -80,6 +80,13 @@ def live_options(oscar_uuid: str, lang: str = "fr") -> str:
     return " ".join(words)
 
 
+# Said by GRUB (ASCII: its console font) before restarting into Windows on a BitLocker PC.
+RESTART_FOR_WINDOWS = {
+    "fr": "Redemarrage : Windows demarre par le menu du PC (BitLocker).",
+    "en": "Restarting: Windows starts from the PC's own boot entry (BitLocker).",
+}
+
+
 def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | None,
                 default: str, timeout: int, backup: str | None = None, lang: str = "fr",
                 serial: bool = True) -> str:
@@ -88,14 +95,16 @@ def render_disk(*, systems: list[Any], oscar_uuid: str, password_hash: str | Non
     check_hash(password_hash)
     entries = [{"id": s.id, "title": s.title, "kind": s.kind, "platform": s.platform,
                 "fs_uuid": s.fs_uuid, "loader": s.loader, "initrd": s.initrd,
-                "options": s.options, "grub_fs": GRUB_FS.get(s.fstype or "", "ext2")}
+                "options": s.options, "grub_fs": GRUB_FS.get(s.fstype or "", "ext2"),
+                "via_firmware": s.via_firmware}
                for s in systems]
     try:
         return environment().get_template("disk.cfg.j2").render(
             version=__version__, default=default, timeout=timeout, serial=serial,
             password_hash=password_hash, superuser=SUPERUSER, systems=entries,
             oscar_uuid=oscar_uuid, live_path=LIVE_PATH,
-            live_options=live_options(oscar_uuid, lang), backup=backup)
+            live_options=live_options(oscar_uuid, lang), backup=backup,
+            restart_for_windows=RESTART_FOR_WINDOWS.get(lang, RESTART_FOR_WINDOWS["en"]))
     except jinja2.TemplateError as exc:
         raise OscarError(_("The boot menu template cannot be used: {why}").format(
             why=f"{type(exc).__name__}: {exc}"[:200]),

@@ -238,7 +238,7 @@ def fallback_name(name: str) -> str:
     return "BOOTX64.EFI" if name == signedboot.SHIM else name
 
 
-def esp_install(esp: str, files: dict[str, bytes]) -> list[str]:
+def esp_install(esp: str, files: dict[str, bytes], *, fallback: bool = True) -> list[str]:
     """OSCAR's signed chain in EFI/oscar, and in the fallback folder EFI/BOOT that firmware
     starts when it has no boot entry (a new PC, a reset NVRAM): shim as BOOTX64.EFI, GRUB and
     its grub.cfg beside it. What the fallback held before (Windows' boot manager, another
@@ -251,6 +251,8 @@ def esp_install(esp: str, files: dict[str, bytes]) -> list[str]:
     for name, data in files.items():
         esp_write(esp, f"{EFI_DIR}/{name}", data)
         written.append(f"{EFI_DIR}/{name}")
+    if not fallback:  # a BitLocker PC: Windows' own fallback stays what firmware starts
+        return written
     for name, saved in FALLBACK_SAVED.items():
         current = esp_read(esp, f"{FALLBACK_DIR}/{fallback_name(name)}")
         if current is not None and current != files.get(name) and not esp_exists(esp, saved):
@@ -263,7 +265,7 @@ def esp_install(esp: str, files: dict[str, bytes]) -> list[str]:
     return written
 
 
-def firmware_entry(disk_path: str, esp_number: int) -> str:
+def firmware_entry(disk_path: str, esp_number: int, *, first: bool = True) -> str:
     """A UEFI boot entry "OSCAR" (starting shim) first in the boot order, when this system
     runs on the PC's UEFI firmware (the live system on the PC itself); otherwise the fallback
     loader is what the firmware starts. An OSCAR entry that starts something else (GRUB
@@ -273,13 +275,35 @@ def firmware_entry(disk_path: str, esp_number: int) -> str:
     if tools.which("efibootmgr") is None:
         return "efibootmgr missing: no firmware entry; the fallback loader starts OSCAR"
     loader = EFI_LOADER.replace("/", "\\")
+    said = ""
     for number, line in oscar_entries(run.output(["efibootmgr", "-v"])):
         if loader.lower() in line.lower():
-            return "firmware entry OSCAR already present"
+            said = "firmware entry OSCAR already present"
+            break
         run.run(["efibootmgr", "--quiet", "--bootnum", number, "--delete-bootnum"])
-    run.run(["efibootmgr", "--create", "--disk", disk_path, "--part", str(esp_number),
-             "--label", FIRMWARE_LABEL, "--loader", loader])
-    return "firmware entry OSCAR created, first in the boot order"
+    if not said:
+        run.run(["efibootmgr", "--create", "--disk", disk_path, "--part", str(esp_number),
+                 "--label", FIRMWARE_LABEL, "--loader", loader])
+        said = "firmware entry OSCAR created"
+    if first:
+        return said + ", first in the boot order" if "created" in said else said
+    listing = run.output(["efibootmgr"])
+    order = order_oscar_last(listing)
+    if order is not None:
+        run.run(["efibootmgr", "--quiet", "--bootorder", ",".join(order)])
+    return said + ", after the other entries (BitLocker: Windows Boot Manager stays first)"
+
+
+def order_oscar_last(listing: str) -> list[str] | None:
+    """The boot order of `efibootmgr`'s listing with OSCAR's entries moved last; None when
+    they are last already (or the listing has no order)."""
+    found = re.search(r"^BootOrder:\s*([0-9A-Fa-f,]+)\s*$", listing, re.MULTILINE)
+    if not found:
+        return None
+    order = [n for n in found.group(1).split(",") if n]
+    ours = {n.upper() for n, _line in oscar_entries(listing)}
+    moved = [n for n in order if n.upper() not in ours] + [n for n in order if n.upper() in ours]
+    return moved if moved != order else None
 
 
 def oscar_entries(listing: str) -> list[tuple[str, str]]:

@@ -211,7 +211,23 @@ def check_target(disk: Disk) -> tuple[Partition, Partition | None, list[str]]:
         raise TargetRefused(_("{disk} is a GPT disk without an EFI system partition.").format(
             disk=disk.path), _("A GPT disk boots through UEFI, which needs an EFI system "
                                "partition (FAT); prepare the disk with OSCAR, which makes one."))
+    locked = locked_bitlocker(disk)
+    if locked and "bios" in platforms:
+        if "efi" not in platforms:
+            raise TargetRefused(
+                _("Partition {n} is encrypted with BitLocker: GRUB in the MBR changes what the "
+                  "TPM measures, and Windows would ask for its recovery key at every "
+                  "start.").format(n=locked[0]),
+                _("In Windows, suspend BitLocker first (manage-bde -protectors -disable C: "
+                  "-RebootCount 0) or turn it off; meanwhile start OSCAR from its key."))
+        platforms.remove("bios")  # the MBR is left alone: the PC starts Windows by UEFI
     return oscar, esp, platforms
+
+
+def locked_bitlocker(disk: Disk) -> list[int]:
+    """The partitions whose BitLocker protection is on (a TPM unlocks them at each start)."""
+    return [p.number for p in disk.partitions
+            if p.encrypted and not (p.bitlocker and p.bitlocker.unlocked_without_key)]
 
 
 @dataclass
@@ -228,6 +244,29 @@ class InstallFacts:
     password_set: bool
     # the EFI partition holds EFI/debian: Debian's signed GRUB (OSCAR's too) reads it first
     esp_has_debian: bool = False
+
+
+def _efi_step(plan: planning.Plan, d: Disk, esp: Partition) -> None:
+    """The UEFI step; on a BitLocker disk, one that leaves Windows' own start alone."""
+    locked = locked_bitlocker(d)
+    if locked:
+        plan.steps.append(planning.Step("efi-boot", _(
+            "Write the signed boot chain (shim, GRUB) into {loader} only, and a firmware entry "
+            "OSCAR after Windows Boot Manager (BitLocker: Windows keeps starting by itself)"
+            ).format(loader=grubinstall.EFI_LOADER), writes=esp.path))
+        plan.warnings.append(_(
+            "partition {n} is encrypted with BitLocker: Windows Boot Manager stays the "
+            "firmware's first entry and Windows' fallback loader is kept, since Windows "
+            "started through GRUB would ask for its recovery key. To start OSCAR or restaure, "
+            "choose OSCAR in the PC's boot menu (F12, F9 or Esc at power-on), or in Windows: "
+            "Settings, System, Recovery, Advanced startup, Use a device, OSCAR "
+            "(docs/boot-menu.md)").format(n=locked[0]))
+    else:
+        plan.steps.append(planning.Step("efi-boot", _(
+            "Write the signed boot chain (shim, GRUB; Secure Boot accepts it) onto the EFI "
+            "system partition: {loader} and the fallback {fallback}"
+            ).format(loader=grubinstall.EFI_LOADER, fallback=grubinstall.EFI_FALLBACK),
+            writes=esp.path))
 
 
 def plan_install(facts: InstallFacts) -> planning.Plan:
@@ -251,11 +290,7 @@ def plan_install(facts: InstallFacts) -> planning.Plan:
             "first partition"), writes=d.path))
     if "efi" in platforms:
         assert esp is not None
-        plan.steps.append(planning.Step("efi-boot", _(
-            "Write the signed boot chain (shim, GRUB; Secure Boot accepts it) onto the EFI "
-            "system partition: {loader} and the fallback {fallback}"
-            ).format(loader=grubinstall.EFI_LOADER, fallback=grubinstall.EFI_FALLBACK),
-            writes=esp.path))
+        _efi_step(plan, d, esp)
     if facts.hide:
         plan.steps.append(planning.Step("hide", _(
             "Hide the OSCAR partition from the installed systems (partition type and "
@@ -309,6 +344,9 @@ class Installer:
         self.settings = self._settings(previous)
         self.live_source, self.live_copy = self._live_files()
         self.systems = bootsystems.detect(disk, skip={self.oscar.number})
+        self.bitlocker = bool(locked_bitlocker(disk))
+        for system in self.systems:
+            system.via_firmware = self.bitlocker and system.kind == "windows"
         self.settings.default = self._default()
         self.menu = self._menu()
         self.images = {platform: self._image(platform) for platform in self.platforms
@@ -353,7 +391,9 @@ class Installer:
             s.password_hash = None
         elif o.password_hash is not None:
             s.password_hash = o.password_hash
-        if s.password_hash is None and not o.no_password:
+        # A menu installed knowingly without a password (previous settings) stays so when a
+        # repair or a restore writes it again: restaure must not fail after the restore.
+        if s.password_hash is None and not o.no_password and previous is None:
             raise UsageError(_("No password is set: anyone could start OSCAR or restaure from "
                                "the boot menu."),
                              _("Set one first with 'oscar password' (or pass --no-password "
@@ -535,9 +575,11 @@ class Installer:
 
     def _efi_boot(self, step: planning.Step) -> None:
         assert step.writes is not None and self.esp is not None
-        written = grubinstall.esp_install(step.writes, self.efi_files)
+        written = grubinstall.esp_install(step.writes, self.efi_files,
+                                          fallback=not self.bitlocker)
         log.info("EFI partition %s: %s", step.writes, ", ".join(written))
-        log.info("%s", grubinstall.firmware_entry(self.disk.path, self.esp.number))
+        log.info("%s", grubinstall.firmware_entry(self.disk.path, self.esp.number,
+                                                  first=not self.bitlocker))
 
     def _hide(self, step: planning.Step) -> None:
         assert step.writes is not None

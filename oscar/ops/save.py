@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import oscar
@@ -21,7 +23,7 @@ from oscar.core.progress import Progress
 from oscar.disks import disklock, probe
 from oscar.disks.devices import Disk, Partition, human_size
 from oscar.engine import compress as compression
-from oscar.engine import fsarchiver, ntfs, ntfsclone, partclone, ptable
+from oscar.engine import dislocker, fsarchiver, ntfs, ntfsclone, partclone, ptable
 from oscar.ops import plan as planning
 
 log = logging.getLogger("oscar.save")
@@ -37,6 +39,16 @@ class SaveOptions:
     method: str = "auto"
     compress: str = "zstd"
     level: int | None = None
+    # the keys given for BitLocker volumes (never written anywhere: see engine/dislocker)
+    bitlocker_keys: list[dislocker.Key] = field(default_factory=list)
+
+
+@dataclass
+class Opened:
+    """What a BitLocker volume holds, read through its key before the plan."""
+
+    fstype: str | None
+    used: int | None
 
 
 def auto_method(fstype: str) -> tuple[str, str]:
@@ -66,8 +78,10 @@ def choose_method(part: Partition, requested: str) -> tuple[str, str]:
     return requested, "chosen by the user"
 
 
-def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions) -> list[PartEntry]:
-    """Decide, for every partition of the disk, whether and how it is saved (pure)."""
+def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions,
+                      opened: dict[int, Opened] | None = None) -> list[PartEntry]:
+    """Decide, for every partition of the disk, whether and how it is saved (pure).
+    ``opened``: the BitLocker volumes opened with their key, by partition number."""
     if not disk.partitions:
         raise UsageError(_("The disk {disk} has no partition table to save.").format(
             disk=disk.path), _("Choose the disk of the PC to save ('oscar probe')."))
@@ -95,6 +109,8 @@ def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions) -> l
             entry.role = "store"
         elif part.is_swap:
             entry.role = "swap"
+        elif chosen and part.encrypted:
+            _select_bitlocker(entry, part, opts, (opened or {}).get(part.number))
         elif chosen and (part.known_fs or opts.method == "raw"):
             if part.in_use:
                 raise TargetRefused(
@@ -117,16 +133,66 @@ def select_partitions(disk: Disk, store_parts: set[str], opts: SaveOptions) -> l
     return entries
 
 
+def _select_bitlocker(entry: PartEntry, part: Partition, opts: SaveOptions,
+                      inside: Opened | None) -> None:
+    """A BitLocker volume: saved decrypted through its key, or raw when asked; refused else
+    (an encrypted volume does not compress: its copy is the whole partition)."""
+    if part.in_use:
+        raise TargetRefused(_("Partition {n} ({dev}) is mounted or in use.").format(
+            n=part.number, dev=part.path),
+            _("Unmount it first: a filesystem in use cannot be saved consistently."))
+    entry.role = "data"
+    if opts.method == "raw":
+        entry.method, entry.compress, entry.bitlocker = "raw", opts.compress, "encrypted"
+        return
+    if inside is None:
+        key_id = part.bitlocker.recovery_key_id if part.bitlocker else None
+        raise UsageError(
+            _("Partition {n} is encrypted with BitLocker: without its key OSCAR can only copy "
+              "every sector ({size}), since an encrypted volume cannot be compressed.").format(
+                n=part.number, size=human_size(part.size)),
+            _("Give its key (--bitlocker-key-file FILE or --bitlocker-key-stdin; recovery key "
+              "ID {id}), or copy it as it is with --method raw (restores onto this PC "
+              "only).").format(id=key_id or "?"))
+    fake = Partition(part.path, part.number, part.start, part.size, inside.fstype)
+    if not fake.known_fs:
+        raise UsageError(_("The BitLocker volume of partition {n} holds {fs}, which OSCAR "
+                           "cannot save file by file.").format(n=part.number,
+                                                               fs=inside.fstype or _("nothing")),
+                         _("Use --method raw."))
+    method, reason = choose_method(fake, opts.method)
+    log.info("partition %s: BitLocker opened, %s inside: method %s (%s)", part.name,
+             inside.fstype, method, reason)
+    entry.fstype, entry.used, entry.method, entry.bitlocker = (
+        inside.fstype, inside.used, method, "decrypted")
+    entry.compress = None if method == "fsarchiver" else opts.compress
+
+
 def build_plan(disk: Disk, store: Store, entries: list[PartEntry], opts: SaveOptions) -> planning.Plan:
     plan = planning.Plan(_("Save {disk} into {folder}").format(
         disk=disk.path, folder=store.root / opts.name), disk.identity, disk.path, disk.size)
     plan.steps.append(planning.Step("save-table", _("Save the partition table ({label})").format(
         label=disk.table_label)))
     for entry in entries:
+        if entry.role == "data" and entry.bitlocker == "decrypted":
+            label = _("Save partition {n} (BitLocker, opened with its key: {fs}) with {method}, "
+                      "decrypted").format(n=entry.number, fs=entry.fstype, method=entry.method)
+            plan.warnings.append(_(
+                "partition {n} is saved decrypted: the backup holds, readable, what BitLocker "
+                "protected on the PC; keep the backup disk locked away (docs/bitlocker.md)"
+                ).format(n=entry.number))
+        elif entry.role == "data" and entry.bitlocker == "encrypted":
+            label = _("Copy partition {n} (BitLocker, encrypted) sector by sector").format(
+                n=entry.number)
+            plan.warnings.append(_(
+                "partition {n} is copied encrypted, {size}: it restores onto this PC only (its "
+                "TPM or its recovery key unlocks it), never onto others").format(
+                n=entry.number, size=human_size(entry.size)))
         if entry.role == "data":
-            label = _("Save partition {n} ({fs}, {label}) with {method}").format(
-                n=entry.number, fs=entry.fstype or "raw", label=entry.label or "-",
-                method=entry.method)
+            if not entry.bitlocker:
+                label = _("Save partition {n} ({fs}, {label}) with {method}").format(
+                    n=entry.number, fs=entry.fstype or "raw", label=entry.label or "-",
+                    method=entry.method)
             plan.steps.append(planning.Step("save-part", label, size=entry.used or entry.size,
                                             params={"number": entry.number}))
         elif entry.role == "swap":
@@ -171,13 +237,49 @@ class Saver:
         self.opts = opts
         self.progress = progress
         self.store_parts = store_partition_names(store)
-        self.entries = select_partitions(disk, self.store_parts, opts)
+        self.entries = select_partitions(disk, self.store_parts, opts, self._open_bitlocker())
         self.plan = build_plan(disk, store, self.entries, opts)
         self.backup: PartialBackup | None = None
         self.table_files: list[str] = []
 
+    def _open_bitlocker(self) -> dict[int, Opened]:
+        """Each chosen BitLocker volume opened once with the keys given (a wrong key is said
+        before the plan), to read what it holds; closed again until its turn."""
+        found: dict[int, Opened] = {}
+        if self.opts.method == "raw":
+            return found
+        for part in self.disk.partitions:
+            wanted = self.opts.parts is None or part.number in self.opts.parts
+            if not (wanted and part.encrypted and not part.in_use):
+                continue
+            if not self.opts.bitlocker_keys and not (
+                    part.bitlocker and part.bitlocker.unlocked_without_key):
+                continue
+            tools.require("dislocker")
+            with dislocker.opened(part.path, self.opts.bitlocker_keys, part.bitlocker) as inner:
+                info = probe.blkid(str(inner))
+                fstype = info.get("TYPE")
+                found[part.number] = Opened(fstype, probe.used_bytes(str(inner), fstype, []))
+        return found
+
+    @contextlib.contextmanager
+    def _source(self, entry: PartEntry) -> Iterator[str]:
+        """What is read for ``entry``: the partition, or its BitLocker volume decrypted."""
+        device = self._device(entry.number)
+        if entry.bitlocker != "decrypted":
+            yield device
+            return
+        part = self.disk.partition(entry.number)
+        assert part is not None
+        with dislocker.opened(device, self.opts.bitlocker_keys, part.bitlocker) as inner:
+            if entry.fstype == "ntfs":
+                ntfs.check_clean(str(inner))
+            yield str(inner)
+
     def required_tools(self) -> list[str]:
         needed = ["sfdisk", "parted", *(["sgdisk"] if self.disk.pttype == "gpt" else [])]
+        if any(e.bitlocker == "decrypted" for e in self.entries):
+            needed.append("dislocker")
         for e in self.entries:
             if e.role == "data":
                 needed += methods.tools_for(e, saving=True)
@@ -186,7 +288,7 @@ class Saver:
     def run(self) -> Path:
         tools.require_all(self.required_tools())
         for entry in self.entries:
-            if entry.role == "data" and entry.fstype == "ntfs":
+            if entry.role == "data" and entry.fstype == "ntfs" and not entry.bitlocker:
                 ntfs.check_clean(self._device(entry.number))
         try:
             with disklock.locked(self.disk), self.store.writing(self.opts.name) as backup:
@@ -247,15 +349,15 @@ class Saver:
     def _save_part(self, step: planning.Step) -> None:
         assert self.backup is not None
         entry = next(e for e in self.entries if e.number == step.params["number"])
-        device = self._device(entry.number)
         total = entry.used or entry.size
         self.progress.start(_("partition {n} ({fs})").format(n=entry.number, fs=entry.fstype),
                             total)
         try:
-            if entry.method == "fsarchiver":
-                self._save_fsarchiver(entry, device)
-            else:
-                self._save_block(entry, device)
+            with self._source(entry) as device:
+                if entry.method == "fsarchiver":
+                    self._save_fsarchiver(entry, device)
+                else:
+                    self._save_block(entry, device)
         except CommandFailed as exc:
             if self._store_nearly_full() or "No space left" in exc.stderr_tail:
                 raise StoreFull(_("The backup disk is full ({root}).").format(root=self.store.root),

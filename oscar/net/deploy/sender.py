@@ -21,7 +21,7 @@ from typing import Any
 from oscar.backups import checksums, manifest
 from oscar.backups.store import Store, fsync_dir
 from oscar.core import cancel, run, tools
-from oscar.core.errors import OscarError, UsageError
+from oscar.core.errors import OscarError, TargetRefused, UsageError
 from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.engine import lighttpd, netinfo, udpcast
@@ -62,6 +62,19 @@ class SendOptions:
     layout: str = "proportional"  # how clients with another disk size fit the table (fit.py)
 
 
+def refuse_encrypted(man: manifest.Manifest) -> None:
+    """A raw copy of a BitLocker volume opens only with the TPM of the PC it came from: on any
+    other PC Windows would stop at its recovery screen."""
+    encrypted = [p.number for p in man.partitions if p.bitlocker == "encrypted"]
+    if encrypted:
+        raise TargetRefused(
+            _("The backup '{name}' holds BitLocker partition {n} copied encrypted: it cannot be "
+              "deployed, since each PC's TPM holds its own key.").format(
+                name=man.name, n=encrypted[0]),
+            _("Save the model PC again with its BitLocker key (oscar save "
+              "--bitlocker-key-stdin): a decrypted backup deploys like any other."))
+
+
 def build_header(folder: Path, man: manifest.Manifest, proc: procedures.Procedure,
                  session: str, opts: SendOptions, http_url: str) -> dict[str, Any]:
     sums = checksums.read(folder)
@@ -98,13 +111,14 @@ class Sender:
                              _("Use none, reboot or poweroff."))
         self.opts = opts
         self.proc = procedures.get(opts.procedure)
-        self.iface = netinfo.choose(opts.interface)
         self.store = Store(opts.store)
         entry = self.store.get(opts.name)
         if entry.state != "complete" or entry.manifest is None:
             raise UsageError(_("The backup '{name}' is not usable ({state}).").format(
                 name=opts.name, state=entry.state),
                 entry.problem or _("Deploy a complete OSCAR backup."))
+        refuse_encrypted(entry.manifest)
+        self.iface = netinfo.choose(opts.interface)
         self.folder = entry.folder
         self.man = entry.manifest
         self.session = uuid.uuid4().hex[:12]

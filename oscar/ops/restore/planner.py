@@ -141,6 +141,21 @@ def check_partition(part: Partition, entry: PartEntry, store_parts: set[str] | f
                 dev=part.path, have=human_size(part.size), need=human_size(need)), hint)
 
 
+def bitlocker_warnings(entries: list[PartEntry], format_only: bool) -> list[str]:
+    """What becomes of the partitions that were BitLocker on the saved PC."""
+    said = []
+    for entry in [] if format_only else entries:
+        if entry.bitlocker == "decrypted":
+            said.append(_("partition {n} was encrypted with BitLocker and comes back "
+                          "unencrypted (plain NTFS); Windows will encrypt it again by its own "
+                          "policy").format(n=entry.number))
+        elif entry.bitlocker == "encrypted":
+            said.append(_("partition {n} comes back encrypted with BitLocker, sector for "
+                          "sector: the TPM of the PC it was saved on unlocks it; any other PC "
+                          "asks for its recovery key").format(n=entry.number))
+    return said
+
+
 def plan_restore(facts: RestoreFacts) -> RestorePlan:
     """The checks and the steps of a restore (pure). A client of a deployment gets its
     refusals with the hint for the person at the server."""
@@ -326,6 +341,7 @@ class _Steps:
         if self.facts.boot_menu:
             plan.steps.append(planning.Step("boot-menu", _(
                 "Write OSCAR's boot menu again, for the restored systems"), writes=t.path))
+        plan.warnings += bitlocker_warnings(self.entries, self.opts.format_only)
         for entry in self.man.partitions:
             if entry.role == "store" and self.target.holds_store:
                 plan.warnings.append(_("partition {n} holds the backups and is kept as it "

@@ -352,6 +352,12 @@ class Restorer:
         self.progress.finish()
         self._fix_ntfs_start(entry, device)
         log.info("partition %s restored onto %s", entry.name, device)
+        if entry.bitlocker == "decrypted":
+            log.info("partition %s was BitLocker on the saved PC: restored unencrypted (NTFS); "
+                     "Windows encrypts it again by its own policy", entry.name)
+        elif entry.bitlocker == "encrypted":
+            log.info("partition %s restored as the encrypted BitLocker volume it was saved as",
+                     entry.name)
 
     def _windows_on_mbr(self) -> bool:
         label = self.table.label if self.table is not None else self.target.pttype

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oscar.backups.store import Store, check_name
 from oscar.core.errors import UsageError
@@ -15,6 +18,9 @@ from oscar.disks.devices import human_size
 from oscar.ui.cli import options
 from oscar.ui.cli.ask import confirm
 from oscar.ui.cli.options import bounded_int, parse_parts
+
+if TYPE_CHECKING:
+    from oscar.engine.dislocker import Key
 
 
 def add_save(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,9 +34,31 @@ def add_save(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--compress", default="zstd", choices=("zstd", "gzip", "none"))
     p.add_argument("--level", type=bounded_int(1, 19),
                    help=_("compression level (zstd 1-19, gzip 1-9)"))
+    key = p.add_mutually_exclusive_group()
+    key.add_argument("--bitlocker-key-file", type=Path, metavar="FILE",
+                     help=_("the key of the BitLocker partitions: Windows' recovery key file "
+                            "(or a list of them), a .BEK file, or a file holding the password"))
+    key.add_argument("--bitlocker-key-stdin", action="store_true",
+                     help=_("read the BitLocker recovery key (48 digits) or password from the "
+                            "terminal or standard input"))
     options.dry_run(p)
     options.yes(p)
     p.set_defaults(func=cmd_save)
+
+
+def bitlocker_keys(args: argparse.Namespace) -> list[Key]:
+    """The keys given for BitLocker partitions; typed on a terminal without echo."""
+    from oscar.engine import dislocker
+
+    if args.bitlocker_key_file is not None:
+        return dislocker.keys_from_file(args.bitlocker_key_file)
+    if not args.bitlocker_key_stdin:
+        return []
+    if sys.stdin.isatty():
+        text = getpass.getpass(_("BitLocker recovery key or password: "))
+    else:
+        text = sys.stdin.readline(1024)
+    return [dislocker.typed_key(text)]
 
 
 def cmd_save(args: argparse.Namespace) -> int:
@@ -43,7 +71,8 @@ def cmd_save(args: argparse.Namespace) -> int:
     compress.check(args.compress)
     compress.check_level(args.compress, args.level)
     disk = probe.resolve_disk(args.disk, store_paths=[args.store])
-    opts = SaveOptions(args.name, parse_parts(args.parts), args.method, args.compress, args.level)
+    opts = SaveOptions(args.name, parse_parts(args.parts), args.method, args.compress, args.level,
+                       bitlocker_keys(args))
     saver = Saver(disk, store, opts, TerminalProgress())
     if args.dry_run:
         print(saver.plan.render())

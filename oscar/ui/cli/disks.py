@@ -9,7 +9,7 @@ import json
 from oscar.backups.store import Store
 from oscar.core.i18n import _
 from oscar.core.progress import TerminalProgress
-from oscar.disks import probe
+from oscar.disks import bitlocker, probe
 from oscar.disks.devices import Disk, human_size
 from oscar.ui.cli import options
 from oscar.ui.cli.ask import confirm
@@ -54,6 +54,8 @@ def render_disk(disk: Disk) -> str:
         flags = " " + _("(mounted)") if p.in_use else ""
         lines.append(f"  {p.number:>2} {p.path:<16} {p.fstype or '-':<7} {p.label or '-':<12} "
                      f"{human_size(p.size):>9}  {used} {human_size(p.used):>9}{flags}")
+        if p.encrypted:
+            lines.append("     " + _("encrypted: {what}").format(what=bitlocker.summary(p.bitlocker)))
     return "\n".join(lines)
 
 

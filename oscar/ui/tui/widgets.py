@@ -185,6 +185,15 @@ def password_screen(intro: str, on_done: Callable[[str, str], None]) -> urwid.Wi
     return MenuList(body)
 
 
+def secret_screen(intro: str, label: str, on_done: Callable[[str], None]) -> urwid.Widget:
+    """One secret typed once, masked (a BitLocker key); ``on_done(text)``."""
+    edit = urwid.Edit(label, mask="*")
+    body: list[urwid.Widget] = [urwid.Text(intro), urwid.Divider(),
+                                urwid.AttrMap(edit, "body", "focus"), urwid.Divider(),
+                                button_row([(_("Continue"), lambda: on_done(edit.get_edit_text()))])]
+    return MenuList(body)
+
+
 def text_screen(text: str, buttons: Sequence[tuple[str, Callback]] = (),
                 style: str = "body") -> urwid.Widget:
     body: list[urwid.Widget] = [urwid.Text((style, text))]

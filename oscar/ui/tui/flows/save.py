@@ -11,7 +11,7 @@ from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.core.progress import NullProgress
 from oscar.disks.devices import Disk, human_size
-from oscar.engine import computername
+from oscar.engine import computername, dislocker
 from oscar.engine.compress import COMPRESSORS
 from oscar.ops.save import METHODS, SaveOptions, Saver, store_partition_names
 from oscar.ui.tui import widgets
@@ -35,6 +35,7 @@ class SaveFlow(DiskChoice):
         self.parts: list[int] = []
         self.method = "auto"
         self.compress = "zstd"
+        self.keys: list[dislocker.Key] = []
 
     def start(self) -> None:
         self.with_store(self.store_known)
@@ -66,7 +67,7 @@ class SaveFlow(DiskChoice):
         for p in disk.partitions:
             if p.name in skip or p.is_swap or oscarpart.is_oscar_partition(p):
                 continue  # the store is never saved into itself (the CLI's --parts can)
-            checked = p.known_fs and not (p.label == "OSCAR")
+            checked = (p.known_fs or p.encrypted) and not (p.label == "OSCAR")
             used = " " + _("used") + " " + human_size(p.used) if p.used else ""
             rows.append((f"{p.number}  {p.fstype or '-':<6} {p.label or '-':<12} "
                          f"{human_size(p.size):>9}{used}", checked,
@@ -77,19 +78,51 @@ class SaveFlow(DiskChoice):
             self.parts = [n for n, s in zip(numbers, states, strict=True) if s]
             if not self.parts:
                 return
-            self.options()
+            self.ask_bitlocker_key(disk)
 
         widget, _boxes = widgets.checklist_screen(
             _("Partitions of {disk} to save (space: check or uncheck):").format(disk=disk.path),
             rows, done)
         self.app.push(Screen(_("Partitions"), widget))
 
+    def ask_bitlocker_key(self, disk: Disk) -> None:
+        """A chosen BitLocker partition: its key (saved decrypted), or nothing (copied raw)."""
+        self.keys, self.method = [], "auto"
+        locked = [p for p in disk.partitions if p.number in self.parts and p.encrypted
+                  and not (p.bitlocker and p.bitlocker.unlocked_without_key)]
+        if not locked:
+            self.options()
+            return
+        part = locked[0]
+        key_id = (part.bitlocker.recovery_key_id if part.bitlocker else None) or "?"
+        intro = _("Partition {n} is encrypted with BitLocker (recovery key ID {id}). Type its "
+                  "recovery key (48 digits) or its password: it is saved decrypted, compressed, "
+                  "and can be deployed. The key is kept nowhere.\n\nLeave it empty to copy the "
+                  "partition as it is, every sector ({size}): that copy restores onto this PC "
+                  "only.").format(n=part.number, id=key_id, size=human_size(part.size))
+
+        def typed(text: str) -> None:
+            if not text.strip():
+                self.method = "raw"
+            else:
+                try:
+                    self.keys = [dislocker.typed_key(text)]
+                except OscarError as exc:
+                    self.app.error(exc)
+                    return
+            self.options()
+
+        self.app.push(Screen(_("BitLocker"), widgets.secret_screen(
+            intro, _("Recovery key or password: "), typed),
+            help_text=_("The recovery key is in the Microsoft account of the PC's owner, or in "
+                        "the school's Active Directory, under the recovery key ID shown.")))
+
     def options(self) -> None:
         assert self.disk is not None
         fields = [
             widgets.Field("method", _("Method"), self.method,
                           [(m, m if m != "auto" else _("auto (the fastest for each filesystem)"))
-                           for m in METHODS if m != "raw"]),
+                           for m in METHODS if m != "raw" or self.method == "raw"]),
             widgets.Field("compress", _("Compression"), self.compress,
                           [(c, c) for c in COMPRESSORS]),
             widgets.Field("name", _("Backup name"), default_name(self.disk)),
@@ -102,7 +135,8 @@ class SaveFlow(DiskChoice):
     def plan(self, values: dict[str, str]) -> None:
         assert self.disk is not None and self.store is not None
         self.method, self.compress = values["method"], values["compress"]
-        opts = SaveOptions(values["name"].strip(), self.parts, self.method, self.compress)
+        opts = SaveOptions(values["name"].strip(), self.parts, self.method, self.compress,
+                           bitlocker_keys=self.keys)
         try:
             saver = Saver(self.disk, self.store, opts, NullProgress())
         except OscarError as exc:
