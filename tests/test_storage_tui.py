@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -58,6 +59,20 @@ def choose(app: App, label: str) -> None:
             return
         app.press("down")
     raise AssertionError(f"{label} not reachable with the arrows: {labels}")
+
+
+def press_button(app: App, label: str) -> None:
+    """In the focused row of buttons, move right to ``label`` with the arrows, then Enter."""
+    row = getattr(app.current.widget.focus, "original_widget", app.current.widget.focus)
+    assert isinstance(row, urwid.GridFlow), row
+    names = [str(cell.original_widget.label) for cell, _options in row.contents]
+    assert label in names, (label, names)
+    for _step in range(len(names)):
+        if names[row.focus_position] == label:
+            app.press("enter")
+            return
+        app.press("right")
+    raise AssertionError(f"{label} not reachable: {names}")
 
 
 def _label(widget: urwid.Widget) -> str:
@@ -131,8 +146,12 @@ def test_cancelled_save_leaves_nothing_and_keeps_the_menu(lab: LabDisks) -> None
     save_through_menu(app, lab, "menu-cancelled")
     time.sleep(0.3)  # the save is running (it takes seconds: partclone alone lasts >= 1 s)
     app.press("esc")
-    assert "Annuler la sauvegarde ?" in app.screen_text()
-    choose(app, "Confirmer")
+    question = app.screen_text()
+    assert "Arrêter la sauvegarde ?" in question and "Continuer" in question
+    app.press("enter")  # the focused button is the safe one: the save goes on
+    assert isinstance(app.current.widget, widgets.ProgressView) and app.task is not None
+    app.press("esc")
+    press_button(app, "Arrêter la sauvegarde")
     app.wait_task()
     text = app.screen_text()
     assert "Annulé par l'utilisateur" in text, text
@@ -168,14 +187,25 @@ def test_restaure_counts_down_restores_and_reboots(lab: LabDisks, tmp_path: Path
     text = app.screen_text()
     # The newest backup of this PC's own OSCAR partition, found without being told where.
     assert "Ce PC va être remis dans l'état" in text and "La restauration commence dans 3" in text
+    # A teacher's words: a date in words, a duration, what comes back; no device, no tool.
+    words = " ".join(text.split())  # lines joined, non-breaking spaces as spaces
+    assert re.search(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d+ \w+ \d{4} à "
+                     r"\d+ h \d\d", words), text
+    assert "Temps nécessaire : environ" in text or "moins d'une minute" in text, text
+    assert "Windows" in text and "Linux" in text, text
+    for word in ("/dev/", "ntfsclone", "partclone", "sommes de contrôle", "ext4", "ntfs"):
+        assert word not in text, word
+    assert "██" in text  # the countdown in big digits
     flow.tick()
     assert "commence dans 2" in app.screen_text()
     flow.tick()
     flow.tick()
     assert isinstance(app.current.widget, widgets.ProgressView)
     app.wait_task()
-    assert "Le PC a été restauré" in app.screen_text()
+    assert "Le PC a été restauré. Il redémarre dans 5 secondes." in app.screen_text()
     assert snapshot_partition(lab.part(lab.model, 2), "ext4") == original
+    flow.tick_restart()  # the announced delay counts down
+    assert "Il redémarre dans 4 secondes." in app.screen_text()
     assert not marker.exists()
     app.press("enter")
     assert marker.exists()
@@ -189,9 +219,12 @@ def test_restaure_countdown_cancelled_by_any_key(lab: LabDisks, tmp_path: Path) 
     text = app.screen_text()
     assert "La restauration a été arrêtée. Rien n'a été modifié." in text
     assert "Restaurer maintenant" in text and "Redémarrer sans restaurer" in text
+    assert "/dev/" not in text and "F1 : aide" in text and "Échap" not in text
     flow.tick()  # the countdown is over for good
     assert "arrêtée" in app.screen_text()
-    assert hash_device(lab.part(lab.model, 2)) == before and not marker.exists()
+    app.press("enter")  # a second Enter (as the one that stopped it) restarts, never restores
+    assert marker.exists()
+    assert hash_device(lab.part(lab.model, 2)) == before
 
 
 def test_restaure_without_backup_says_so_plainly(lab: LabDisks, tmp_path: Path) -> None:
@@ -239,8 +272,8 @@ def test_end_to_end_in_tmux_save_virus_restore(lab: LabDisks, tmp_path: Path) ->
         tmux.keys("Enter")
         tmux.wait_for("Étape")
         tmux.keys("Escape")  # keys are handled while the save runs: cancel asks first...
-        tmux.wait_for("Annuler la sauvegarde ?")
-        tmux.keys("Escape")  # ...and Esc goes back to the running save
+        tmux.wait_for("Arrêter la sauvegarde ?")
+        tmux.keys("Enter")  # ...and Enter on the focused button goes on with the save
         screen = tmux.wait_for("Sauvegarde complète et vérifiée")
         tmux.keys("Enter")
         tmux.wait_for("Restauration")
@@ -290,6 +323,23 @@ def test_end_to_end_in_tmux_restaure(lab: LabDisks, tmp_path: Path) -> None:
     original = snapshot_partition(lab.part(lab.model, 2), "ext4")
     sh("dd", "if=/dev/urandom", f"of={lab.part(lab.model, 2)}", "bs=1M", "count=2", "seek=1",
        "conv=notrunc")
+    # Stopped while it runs: the failure is logged (WARNING and up), to the log file only;
+    # nothing but the menu writes on its screen.
+    main_log = Path("/var/log/oscar/oscar.log")
+    logged_before = main_log.stat().st_size if main_log.exists() else 0
+    tmux = Tmux(tmp_path, ["tui", "--restaure"], env)
+    try:
+        tmux.wait_for("Restauration de ce PC", timeout=60)
+        tmux.keys("Escape")
+        tmux.wait_for("Arrêter la restauration ?")
+        tmux.keys("Right", "Enter")
+        screen = tmux.wait_for("Annulé par l'utilisateur", timeout=120)
+        assert "restore failed" not in screen and "oscar.restore" not in screen, screen
+    finally:
+        tmux.close()
+    with main_log.open(encoding="utf-8", errors="replace") as fh:
+        fh.seek(logged_before)
+        assert "restore failed" in fh.read()
     tmux = Tmux(tmp_path, ["tui", "--restaure"], env)
     try:
         tmux.wait_for("La restauration commence dans", timeout=30)
@@ -409,8 +459,8 @@ def test_cancelled_restore_is_recovered_by_the_next_restore(lab: LabDisks) -> No
     start_restore()
     time.sleep(0.3)  # verifying checksums, or already writing partition 1
     app.press("esc")
-    assert "Annuler la restauration ?" in app.screen_text()
-    choose(app, "Confirmer")
+    assert "Arrêter la restauration ?" in app.screen_text()
+    press_button(app, "Arrêter la restauration")
     app.wait_task()
     assert "Annulé par l'utilisateur" in app.screen_text(), app.screen_text()
     choose(app, "OK")

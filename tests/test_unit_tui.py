@@ -12,9 +12,9 @@ import pytest
 import urwid
 
 from oscar.core import cancel, config, i18n, run
-from oscar.core.errors import Aborted, BackupInvalid
+from oscar.core.errors import Aborted, BackupInvalid, UsageError
 from oscar.ui.tui import actions, menus, widgets
-from oscar.ui.tui.app import App, Screen
+from oscar.ui.tui.app import App, Screen, UiProgress
 from oscar.ui.tui.main import build, restaure_requested
 from tests.conftest import ROOT, oscar
 
@@ -138,13 +138,22 @@ def test_confirm_needs_the_typed_word() -> None:
 
 def test_progress_and_error_screens(french: None) -> None:
     state = widgets.ProgressState(title="Sauvegarde de /dev/sda", step="Étape 2/4 : partition 1",
-                                  label="partition 1 (ntfs)", fraction=0.42, rate="61.0 MB/s",
-                                  elapsed="0:01:10", remaining="0:01:37")
+                                  label="partition 1 (ntfs)", fraction=0.42, step_fraction=0.5,
+                                  rate="61.0 Mo/s", elapsed="0:01:10", remaining_seconds=97)
     text = widgets.render_text(widgets.ProgressView(state))
     lines_fit(text)
-    for part in ("Étape 2/4", "42 %", "61.0 MB/s", "écoulé 0:01:10", "restant 0:01:37",
-                 "Échap : annuler"):
+    for part in ("Étape 2/4", "42 %", "61.0 Mo/s", "écoulé 0:01:10", "restant 0:01:37",
+                 "50 % de cette étape", "Échap : arrêter"):
         assert part in text, (part, text)
+    # The bar and times on top are the whole operation's; the step comes below them.
+    lines = text.split("\n")
+    assert lines.index(next(x for x in lines if "42 %" in x)) < lines.index(
+        next(x for x in lines if "Étape 2/4" in x))
+    state.plain = True  # the teacher's restaure: no step, device or tool
+    text = widgets.render_text(widgets.ProgressView(state))
+    assert "Temps restant : environ 2 minutes" in text, text
+    for word in ("Étape", "ntfs", "/dev", "Mo/s"):
+        assert word not in text.replace("Sauvegarde de /dev/sda", ""), word
     app = App(headless=True)
     app.push(Screen("OSCAR", widgets.text_screen("menu")))
     app.error(BackupInvalid("Somme de contrôle fausse pour sda1.ntfs-img.zst.",
@@ -167,8 +176,11 @@ def test_password_hash_is_grub_pbkdf2_and_never_clear(tmp_path: Path) -> None:
     result = oscar("password", "--stdin", stdin="motdepasse\n", env={"OSCAR_CONFIG": str(where)})
     assert result.returncode == 0, result.stderr
     stored = where.read_text()
-    assert "motdepasse" not in stored and config.check_password("motdepasse",
+    # The hash is of what GRUB receives from the French keys (m is where QWERTY has ;).
+    assert "motdepasse" not in stored and config.check_password(";otdepqsse",
                                                                  config.load(where).password_hash or "")
+    assert config.password_matches(config.load(where), "motdepasse")
+    assert "AZERTY" in result.stdout
     where.write_text("pasword_hash: x\n")
     bad = oscar("password", "--stdin", stdin="abcd\n", env={"OSCAR_CONFIG": str(where)})
     assert bad.returncode == 2 and "Unknown setting 'pasword_hash'" in bad.stderr
@@ -226,10 +238,13 @@ def test_long_task_keeps_the_ui_responsive() -> None:
         return "done"
 
     app.run_task("Long", work, results.append, results.append)
-    app.press("esc")  # asks before cancelling
-    assert "Annuler" in app.screen_text() or "Cancel" in app.screen_text()
+    app.press("esc")  # asks before stopping: the buttons say the outcome, the safe one first
+    assert "Stop this operation?" in app.screen_text()
+    assert "< Continue >  < Stop" in app.screen_text()
     app.press("esc")
     assert isinstance(app.current.widget, widgets.ProgressView)
+    app.press("esc", "enter")  # Esc then Enter (the reflex) goes on with the work
+    assert isinstance(app.current.widget, widgets.ProgressView) and not cancel.requested()
     release.set()
     app.wait_task()
     assert results == ["done"] and not isinstance(app.current.widget, widgets.ProgressView)
@@ -272,3 +287,130 @@ def test_reboot_and_poweroff_ask_then_run_the_configured_command(tmp_path: Path,
     assert "Éteindre le PC maintenant ?" in app.screen_text() and not marker.exists()
     app.press("enter")  # Confirmer
     assert marker.exists()
+
+
+def test_whole_operation_progress_never_says_zero_remaining_midway(french: None,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """Four steps; the overall bar moves on with each, the remaining time is the whole
+    operation's and the step's own label is cleared at each new step."""
+    now = [1000.0]
+    monkeypatch.setattr("oscar.ui.tui.app.time.monotonic", lambda: now[0])
+    state = widgets.ProgressState()
+    progress = UiProgress(state)
+    progress.step(1, 4, "vérification")
+    progress.start("sommes", 100)
+    now[0] += 10
+    progress.update(1.0)  # step 1 done after 10 s: a quarter of the whole
+    assert state.fraction == pytest.approx(0.25) and state.remaining_seconds == pytest.approx(30)
+    progress.step(2, 4, "partition 1")
+    assert state.label == "" and state.fraction == pytest.approx(0.25)
+    progress.start("partition 1 (ntfs)", 10**9)
+    now[0] += 10
+    progress.update(0.44)
+    assert 0.25 < state.fraction < 0.5 and state.remaining_seconds is not None
+    assert state.remaining_seconds > 10  # not "0:00:00" at 44 % of a step
+    assert state.elapsed == "0:00:20"  # since the operation began, not since the step did
+    assert "Mo/s" in state.rate
+    progress.step(4, 4, "menu de démarrage")
+    assert state.label == "" and state.rate == ""  # no leftover "partition 2 (ext4)"
+
+
+def test_nothing_but_the_menu_writes_on_its_terminal(tmp_path: Path, capfd: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Log records (OSCAR's and other libraries'), Python's stderr and a child's stderr go to
+    OSCAR's log while the menu runs; a program given the terminal gets its stderr back."""
+    import logging
+    import subprocess
+    import sys
+
+    from oscar.core import oplog
+    log_file = tmp_path / "oscar.log"
+    monkeypatch.setattr(oplog, "_main_log", log_file)
+    console = logging.StreamHandler(sys.stderr)
+    logging.getLogger("oscar").addHandler(console)
+    try:
+        quiet = oplog.QuietTerminal()
+        with quiet:
+            logging.getLogger("oscar.restore").warning("restore failed: stopped")
+            logging.getLogger("paramiko.transport").warning("a library's warning")
+            subprocess.run(["sh", "-c", "echo child-complains >&2"], check=True)
+            with quiet.lent():
+                subprocess.run(["sh", "-c", "echo shell-prompt >&2"], check=True)
+        logging.getLogger("oscar.cli").warning("after the menu")
+    finally:
+        logging.getLogger("oscar").removeHandler(console)
+    err = capfd.readouterr().err
+    assert "restore failed" not in err and "a library's warning" not in err, err
+    assert "child-complains" not in err
+    assert "shell-prompt" in err and "after the menu" in err  # handed back as it was
+    kept = log_file.read_text()
+    assert "child-complains" in kept
+
+
+def test_the_password_works_as_typed_on_a_french_keyboard(tmp_path: Path, french: None) -> None:
+    """GRUB reads keys as US QWERTY: the hash is of what it receives from the AZERTY keys;
+    the menu (French keymap in Linux) reads the characters and translates them the same way."""
+    from oscar.core import keyboard
+    conf = config.Config()
+    config.set_password(conf, "azerty42m")
+    assert conf.password_keyboard == "fr"
+    assert conf.password_hash is not None
+    # What a US keyboard layout gives GRUB when the same physical keys are pressed.
+    assert config.check_password("qwerty$@;", conf.password_hash)
+    assert not config.check_password("azerty42m", conf.password_hash)
+    assert config.password_matches(conf, "azerty42m") and not config.password_matches(conf, "x")
+    for refused in ("ecole@42", "a#b", "pâte", "<tag>"):
+        with pytest.raises(UsageError, match="AltGr"):
+            config.set_password(config.Config(), refused)
+    # Two different characters never give GRUB the same one (no two passwords collide), and
+    # GRUB receives printable ASCII only.
+    table = keyboard.LAYOUTS["fr"]
+    assert len(set(table.values())) == len(table)
+    assert all(" " <= v <= "~" for v in table.values())
+    assert keyboard.as_grub_receives("&é\"'(-è_çà)=", "fr") == "1234567890-="
+    # Saved and read back: the layout travels with the hash; an older file means "us".
+    where = tmp_path / "oscar.yaml"
+    config.save(conf, where)
+    again = config.load(where)
+    assert again.password_keyboard == "fr" and config.password_matches(again, "azerty42m")
+    where.write_text(f"password_hash: {config.hash_password('ecole42')}\n")
+    assert config.password_matches(config.load(where), "ecole42")
+    app = App(config.load(where), headless=True)
+    from oscar.ui.tui.main import build
+    build(app, restaure=False, store=str(tmp_path))
+    assert "Mot de passe" in app.screen_text()
+
+
+def test_restaure_runs_on_the_pcs_screen_and_the_serial_line_shows_a_copy(
+        tmp_path: Path, french: None) -> None:
+    from oscar.ui.tui import mirror
+    assert mirror.is_serial_line("/dev/ttyS0", screen_exists=True)
+    assert not mirror.is_serial_line("/dev/tty1", screen_exists=True)
+    assert not mirror.is_serial_line("/dev/pts/3", screen_exists=True)
+    assert not mirror.is_serial_line("/dev/ttyS0", screen_exists=False)  # no screen: runs there
+    source = tmp_path / "restaure-screen.txt"
+    assert "Attente de l'écran du PC" in mirror.mirrored_text(source)
+    app = App(headless=True)
+    app.mirror = source
+    app.push(Screen("restaure", widgets.text_screen("La restauration commence dans 9 secondes."),
+                    keys="Une touche : arrêter le compte à rebours"))
+    copy = mirror.mirrored_text(source)
+    assert copy.startswith("Copie de l'écran de ce PC")
+    assert "commence dans 9 secondes" in copy
+    assert "Une touche" not in copy  # the PC's key hints: keys typed on the serial line do nothing
+    app.replace(Screen("restaure", widgets.text_screen("La restauration a été arrêtée.")))
+    assert "arrêtée" in mirror.mirrored_text(source)  # not "running" after it stopped
+
+
+def test_console_font_fills_the_screen_with_the_80x24_menu() -> None:
+    from oscar.engine import consolefont
+    assert consolefont.choose(1280, 800) == "Lat15-TerminusBold32x16.psf.gz"  # 80x25
+    assert consolefont.choose(1024, 768) == "Lat15-TerminusBold24x12.psf.gz"  # 85x32
+    assert consolefont.choose(640, 480) == "Lat15-TerminusBold16.psf.gz"
+    assert consolefont.choose(600, 300) is None  # too small even for 8x16: the kernel's stays
+    for width, height in ((1280, 800), (1024, 768), (1366, 768), (1920, 1080), (800, 600)):
+        name = consolefont.choose(width, height)
+        assert name is not None
+        cell = next((w, h) for s, w, h in consolefont.TERMINUS if s in name)
+        assert width // cell[0] >= 80 and height // cell[1] >= 24

@@ -21,7 +21,7 @@ from tests.conftest import LAB_DATA_MB, LAB_SIZE, OUT, fs_clean, oscar, sh, snap
 from tests.vm import Qemu
 
 pytestmark = pytest.mark.vm
-PASSWORD = "ecole42"
+PASSWORD = "azerty42m"  # a, z, m and digits sit elsewhere on AZERTY than on QWERTY
 DOWN = "\x1b[B"
 BOOT_TIMEOUT = 600
 SYSTEMS = ("Windows 10 Education", "Debian GNU/Linux 12 (bookworm)")
@@ -82,15 +82,20 @@ def virus(image: Path) -> dict[str, dict[str, tuple[object, ...]]]:
     return original
 
 
-def choose_restaure(vm: Qemu, password: str) -> None:
-    """restaure, then the user name and the password at GRUB's prompts."""
+def choose_restaure(vm: Qemu, password: str, on_serial: bool = False) -> None:
+    """restaure, then the user name and the password at GRUB's prompts: the password typed
+    on the PC's keyboard with a French (AZERTY) layout, as a teacher does."""
     for _entry in range(3):  # Windows (the default), Linux, OSCAR, restaure
         vm.send(DOWN, pause=0.7)
     vm.send("\r")
     vm.wait_for("Enter username:", 60)
     vm.send("oscar\r")
     vm.wait_for("Enter password:", 60)
-    vm.send(password + "\r")
+    if on_serial:  # the characters themselves reach GRUB
+        vm.send(password + "\r")
+    else:
+        vm.type_on_azerty(password)
+        vm.sendkey("ret")
 
 
 @pytest.mark.parametrize("pc", ["mbr", "gpt"], indirect=True)
@@ -106,7 +111,9 @@ def test_restaure_in_the_pc_boot_menu_brings_the_pc_back(pc: Path, tmp_path: Pat
         text = vm.text()
         for title in (*SYSTEMS, "OSCAR", "restaure"):
             assert title in text, title
-        choose_restaure(vm, "wrong")
+        # The characters themselves are refused: the hash is of what GRUB receives from the
+        # French keys, which then open it.
+        choose_restaure(vm, PASSWORD, on_serial=True)
         vm.wait_for("access denied", 60)  # refused: back to the menu
         vm.wait_for("restaure", 60)
         vm.send("", pause=3)

@@ -150,7 +150,8 @@ def test_secure_boot_pc_boots_from_the_network_into_the_menu_behind_the_password
                 vm.wait_for("Enter username:", 60)
                 vm.send("oscar\r")
                 vm.wait_for("Enter password:", 60)
-                vm.send(PASSWORD + "\r")
+                vm.type_on_azerty(PASSWORD)  # on the PC's French keyboard
+                vm.sendkey("ret")
                 vm.wait_for("Connecting to", BOOT_TIMEOUT)
                 # the OSCAR menu, in the server's language (the tests run OSCAR in English)
                 vm.wait_for("Save the partitions of this PC", BOOT_TIMEOUT)

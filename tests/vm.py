@@ -169,6 +169,21 @@ class Qemu:
         """Keys on the PC's keyboard (qemu's sendkey: ctrl-q), for what the screen shows."""
         self.monitor(f"sendkey {keys}")
 
+    def type_on_azerty(self, text: str) -> None:
+        """``text`` typed on the PC's keyboard as a French person does on AZERTY keys: each
+        character is the physical key (qemu names keys by their US place) that carries it on
+        a French keyboard. Letters and digits only (what the tests' passwords use)."""
+        moved = {"a": "q", "q": "a", "z": "w", "w": "z", "m": "semicolon"}
+        for char in text:
+            if char.isdigit():
+                key = f"shift-{char}"  # digits are shifted on AZERTY
+            elif char.isalpha() and char.isascii():
+                key = moved.get(char.lower(), char.lower())
+                key = f"shift-{key}" if char.isupper() else key
+            else:
+                raise ValueError(f"no AZERTY key table for {char!r} in the tests")
+            self.sendkey(key)
+
     def screendump(self, target: Path, fmt: str = "png") -> bool:
         """The VM's screen as a PNG or PPM (what a person in front of the PC sees): tty1, an
         X session and, under UEFI, GRUB after its first screen, which the serial line does

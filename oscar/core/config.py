@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from oscar.core import settings
+from oscar.core import keyboard, safetext, settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 
@@ -37,9 +37,14 @@ class Config:
     reboot_command: list[str] = field(default_factory=lambda: ["systemctl", "reboot"])
     poweroff_command: list[str] = field(default_factory=lambda: ["systemctl", "poweroff"])
     restaure_countdown: int = 10
+    # The keyboard the password is typed on at GRUB's prompt (core/keyboard.py): the hash is of
+    # what GRUB receives from those keys. "us": the characters themselves (configurations
+    # written before OSCAR knew of AZERTY keyboards have no such line).
+    password_keyboard: str = "us"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"password_hash": self.password_hash, "store": self.store,
+        return {"password_hash": self.password_hash, "password_keyboard": self.password_keyboard,
+                "store": self.store,
                 "reboot_command": self.reboot_command, "poweroff_command": self.poweroff_command,
                 "restaure_countdown": self.restaure_countdown}
 
@@ -62,6 +67,10 @@ def load(where: Path | None = None) -> Config:
             raise UsageError(_("Unknown setting '{key}' in {path}.").format(key=key, path=where),
                              _("Known settings: {keys}.").format(keys=", ".join(config.to_dict())))
         setattr(config, key, value)
+    if config.password_keyboard not in keyboard.LAYOUTS:
+        raise UsageError(_("Unknown keyboard '{name}' in {path}.").format(
+            name=safetext.shown(str(config.password_keyboard)), path=where),
+            _("Known keyboards: {names}.").format(names=", ".join(keyboard.LAYOUTS)))
     if config.password_hash is not None and parse_hash(config.password_hash) is None:
         raise UsageError(_("The password hash in {path} is not a PBKDF2 hash.").format(path=where),
                          _("Set the password again with 'oscar password'."))
@@ -93,6 +102,29 @@ def parse_hash(text: str) -> tuple[int, bytes, bytes] | None:
         return int(parts[3]), bytes.fromhex(parts[4]), bytes.fromhex(parts[5])
     except ValueError:
         return None
+
+
+def set_password(config: Config, password: str, layout: str = keyboard.DEFAULT) -> None:
+    """Hash what GRUB will receive when ``password`` is typed on ``layout``'s keys (the menu
+    checks what it reads the same way); refused when GRUB could not receive it."""
+    if keyboard.untypable(password, layout):
+        raise UsageError(
+            _("The password has characters the boot menu cannot read: those typed with AltGr "
+              "(like @ # [ |), with a dead key (^ ¨) or the key left of W (< >)."),
+            _("Choose a password of letters, digits and signs typed with Shift or without."))
+    config.password_hash = hash_password(keyboard.as_grub_receives(password, layout))
+    config.password_keyboard = layout
+
+
+def password_matches(config: Config, typed: str) -> bool:
+    """The password typed in the menu (Linux reads the real characters) against the hash of
+    what GRUB receives."""
+    if config.password_hash is None:
+        return False
+    if keyboard.untypable(typed, config.password_keyboard):
+        return False
+    return check_password(keyboard.as_grub_receives(typed, config.password_keyboard),
+                          config.password_hash)
 
 
 def check_password(password: str, hashed: str) -> bool:

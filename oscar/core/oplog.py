@@ -94,3 +94,62 @@ def fsync_quietly(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class QuietTerminal:
+    """While the menu draws on the terminal, nothing else may write to it: a log line or a
+    tool's message printed over the screen stays there until a full redraw (a WARNING once
+    covered the footer). The log's console handlers are taken off and the process's standard
+    error (fd 2, which every child inherits) goes to OSCAR's log file; ``lent()`` gives the
+    terminal back to a program that needs it (the shell, cfdisk)."""
+
+    def __init__(self) -> None:
+        self._saved_fd: int | None = None
+        self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
+        self._last_resort: logging.Handler | None = None
+
+    def __enter__(self) -> QuietTerminal:
+        for logger in (logging.getLogger(), logging.getLogger("oscar")):
+            for handler in list(logger.handlers):
+                if isinstance(handler, logging.StreamHandler) and not isinstance(
+                        handler, logging.FileHandler):
+                    logger.removeHandler(handler)
+                    self._handlers.append((logger, handler))
+        # Records of other libraries' loggers would reach logging.lastResort (stderr).
+        self._last_resort, logging.lastResort = logging.lastResort, None
+        self._divert()
+        return self
+
+    def _divert(self) -> None:
+        try:
+            target = os.open(main_log(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError:
+            target = os.open(os.devnull, os.O_WRONLY)
+        self._saved_fd = os.dup(2)
+        os.dup2(target, 2)
+        os.close(target)
+
+    def _undivert(self) -> None:
+        if self._saved_fd is not None:
+            os.dup2(self._saved_fd, 2)
+            os.close(self._saved_fd)
+            self._saved_fd = None
+
+    @contextlib.contextmanager
+    def lent(self) -> Iterator[None]:
+        """The terminal's own standard error back, for a program that takes the terminal."""
+        if self._saved_fd is None:  # not quieted (headless, or before the loop runs)
+            yield
+            return
+        self._undivert()
+        try:
+            yield
+        finally:
+            self._divert()
+
+    def __exit__(self, *exc: object) -> None:
+        self._undivert()
+        logging.lastResort = self._last_resort
+        for logger, handler in self._handlers:
+            logger.addHandler(handler)
+        self._handlers.clear()

@@ -202,9 +202,14 @@ def _wwn(sysdir: Path) -> str | None:
     return _read(sysdir / "device" / "wwn")
 
 
+def natural_key(name: str) -> list[str | int]:
+    """sda, sdb, ..., loop2 before loop10, nvme0n1 before nvme1n1: the order a person reads."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def disk_names() -> list[str]:
     names = []
-    for entry in sorted(SYS_BLOCK.iterdir()):
+    for entry in sorted(SYS_BLOCK.iterdir(), key=lambda e: natural_key(e.name)):
         if not DISK_PATTERN.match(entry.name):
             continue
         if entry.name.startswith("loop") and not (entry / "loop" / "backing_file").exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -140,6 +140,8 @@ class Restorer:
             self.store_parts |= store_partition_names(Store(path))
         self.source: ImageSource = source or FolderSource(self.folder)
         self.sums: dict[str, str] = {}
+        self.unfinished: list[int] = []  # being written when it stopped (0: the table)
+        self.written: list[int] = []
         made = plan_restore(self._facts())
         self.plan = made.plan
         self.entries = made.entries
@@ -240,9 +242,9 @@ class Restorer:
             try:
                 planning.execute(self.plan, {
                     "verify": self._verify,
-                    "write-table": self._write_table,
-                    "restore-part": self._restore_part,
-                    "format-part": self._format_part,
+                    "write-table": self._written(self._write_table),
+                    "restore-part": self._written(self._restore_part),
+                    "format-part": self._written(self._format_part),
                     "resize-fs": self._resize_fs,
                     "shrink-scratch": self._shrink_scratch,
                     "make-swap": self._make_swap,
@@ -259,6 +261,33 @@ class Restorer:
             log.info("restore complete")
         oplog.fsync_quietly(log_path)
         return log_path
+
+    def _written(self, handler: Callable[[planning.Step], None]
+                 ) -> Callable[[planning.Step], None]:
+        """Keeps which partitions were being written when the restore stopped (they hold
+        neither the old nor the restored files: the person must be told)."""
+        def tracked(step: planning.Step) -> None:
+            number = step.params.get("number")
+            self.unfinished.append(number if isinstance(number, int) else 0)
+            handler(step)
+            self.unfinished.pop()
+            if isinstance(number, int):
+                self.written.append(number)
+        return tracked
+
+    def interrupted_note(self) -> str:
+        """After a failed or stopped restore: what is now unusable and what to do."""
+        if not self.unfinished:
+            return ""
+        number = self.unfinished[-1]
+        if number == 0:
+            what = _("The partition table of {disk} was being written: the disk's partitions "
+                     "may be unusable.").format(disk=self.target.path)
+        else:
+            what = _("Partition {n} of {disk} was being written: it is unusable now.").format(
+                n=number, disk=self.target.path)
+        return what + " " + _("Restore this backup again, to the end, before starting the PC "
+                              "from this disk.")
 
     def _check(self, step: planning.Step, disk: Disk) -> None:
         """Right before writing (the disk found again): still holding the backups or not, as

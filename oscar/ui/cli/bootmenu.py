@@ -130,7 +130,10 @@ def cmd_password(args: argparse.Namespace) -> int:
             raise UsageError(_("The two passwords differ."), _("Type the same password twice."))
     if len(password) < 4:
         raise UsageError(_("The password is too short."), _("Use at least 4 characters."))
-    current.password_hash = configuration.hash_password(password)
+    configuration.set_password(current, password)
     where = configuration.save(current)
     print(_("Password set in {path} (only its PBKDF2 hash is stored).").format(path=where))
+    print(_("Type it as usual on a French (AZERTY) keyboard, also at the boot menu's prompt: "
+            "the hash is of what GRUB receives from those keys (GRUB reads every keyboard as "
+            "a US one). On a serial line, GRUB receives the characters themselves."))
     return 0

@@ -42,32 +42,50 @@ class Screen:
 
 
 class UiProgress:
-    """The engine's Progress, written from the worker thread into a ProgressState."""
+    """The engine's Progress, written from the worker thread into a ProgressState. The bar and
+    the times are the whole operation's (a step's own figures reset at each step and said
+    "remaining 0:00:00" at 44 %); the step and its speed are shown below."""
 
     def __init__(self, state: widgets.ProgressState) -> None:
         self.state = state
-        self.began = time.monotonic()
+        self.began = time.monotonic()  # the whole operation
+        self.step_began = self.began
         self.total: int | None = None
+        self.number = 0
+        self.steps = 0
 
     def step(self, number: int, total: int, label: str) -> None:
+        self.number, self.steps = number, total
         self.state.step = _("Step {n}/{total}: {label}").format(n=number, total=total, label=label)
+        self.state.label, self.state.rate, self.total = "", "", None
+        self.step_began = time.monotonic()
+        self.update(0.0)
 
     def start(self, label: str, total: int | None) -> None:
         self.state.label, self.total = label, total
-        self.began = time.monotonic()
+        self.state.rate = ""
+        self.step_began = time.monotonic()
         self.update(0.0)
 
     def update(self, fraction: float) -> None:
         fraction = min(max(fraction, 0.0), 1.0)
-        elapsed = time.monotonic() - self.began
-        self.state.fraction = fraction
+        now = time.monotonic()
+        overall = (self.number - 1 + fraction) / self.steps if self.steps else fraction
+        overall = min(max(overall, self.state.fraction if self.steps else 0.0), 1.0)
+        elapsed = now - self.began
+        self.state.step_fraction = fraction
+        self.state.fraction = overall
         self.state.elapsed = format_duration(elapsed)
-        if self.total and elapsed > 0.5:
-            self.state.rate = f"{fraction * self.total / elapsed / 1e6:.1f} MB/s"
-        if 0.01 < fraction < 1 and elapsed > 0:
-            self.state.remaining = format_duration(elapsed / fraction - elapsed)
-        elif fraction >= 1:
-            self.state.remaining = format_duration(0)
+        step_elapsed = now - self.step_began
+        if self.total and step_elapsed > 0.5 and fraction > 0:
+            self.state.rate = _("{rate} MB/s").format(
+                rate=f"{fraction * self.total / step_elapsed / 1e6:.1f}")
+        if overall >= 1:
+            self.state.remaining_seconds = 0.0
+        elif overall > 0.02 and elapsed > 3:
+            self.state.remaining_seconds = elapsed / overall - elapsed
+        else:
+            self.state.remaining_seconds = None  # too early to say
 
     def finish(self) -> None:
         self.update(1.0)
@@ -93,8 +111,14 @@ class App:
         self.task: threading.Thread | None = None
         self.task_state: widgets.ProgressState | None = None
         self.task_view: widgets.ProgressView | None = None
+        self.cancel_question = ""
+        self.stop_label = ""
         self.loop: urwid.MainLoop | None = None
         self._hotplug_pending = False
+        self.quiet = oplog.QuietTerminal()
+        # restaure on the PC's screen writes what it shows here; the serial line shows a copy
+        self.mirror: Path | None = None
+        self._mirrored = ""
         # What escapes a screen's code becomes an error screen; the menu goes on.
         self.guarded = _Guarded(self, self.frame)
         if not headless:
@@ -170,6 +194,25 @@ class App:
     def redraw(self) -> None:
         if self.loop is not None and self.loop.screen.started:
             self.loop.draw_screen()
+        self.publish()
+
+    def publish(self) -> None:
+        """The screen's text into the mirror file (written whole, then renamed: a reader never
+        sees half a screen)."""
+        if self.mirror is None or not self.stack:
+            return
+        text = self.screen_text()
+        if text == self._mirrored:
+            return
+        self._mirrored = text
+        try:
+            self.mirror.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.mirror.with_name(self.mirror.name + ".new")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(self.mirror)
+        except OSError as exc:
+            log.warning("screen not mirrored: %s", exc)
+            self.mirror = None
 
     # -- keys ----------------------------------------------------------------------------
     def press(self, *keys: str) -> None:
@@ -225,7 +268,8 @@ class App:
         try:
             if notice:
                 print(notice)
-            run.interactive(argv, output=output)
+            with self.quiet.lent():
+                run.interactive(argv, output=output)
         except OscarError as exc:
             self.loop.screen.start()
             self.error(exc)
@@ -270,14 +314,17 @@ class App:
 
     def run_task(self, title: str, work: Callable[[UiProgress], Any],
                  on_done: Callable[[Any], None], on_error: Callable[[BaseException], None],
-                 cancel_question: str = "") -> None:
+                 cancel_question: str = "", stop_label: str = "", plain: bool = False) -> None:
         """Run ``work`` in a thread behind a progress screen; then ``on_done(result)`` or
-        ``on_error(exc)`` on the UI thread. Esc asks ``cancel_question`` and cancels."""
-        state = widgets.ProgressState(title=title)
+        ``on_error(exc)`` on the UI thread. Esc asks ``cancel_question``; the work stops only
+        on the ``stop_label`` button, never on the focused one. ``plain``: for a teacher (no
+        step names, devices or tools; the remaining time in words)."""
+        state = widgets.ProgressState(title=title, plain=plain)
         view = widgets.ProgressView(state)
         self.task_state, self.task_view = state, view
-        self.cancel_question = cancel_question or _("Cancel this operation?")
-        self.push(Screen(title, view, keys=_("Esc: cancel"), on_back=self.ask_cancel))
+        self.cancel_question = cancel_question or _("Stop this operation?")
+        self.stop_label = stop_label or _("Stop")
+        self.push(Screen(title, view, keys=_("Esc: stop"), on_back=self.ask_cancel))
         progress = UiProgress(state)
         cancel.reset()
 
@@ -301,6 +348,7 @@ class App:
             return
         if self.task_view is not None:
             self.task_view.refresh()
+            self.publish()
         if self.loop is not None:
             self.loop.set_alarm_in(0.25, self._tick)
 
@@ -324,8 +372,9 @@ class App:
                 self.task_state.note = _("Cancelling...")
             cancel.request()
 
-        self.push(Screen(_("Cancel"), widgets.confirm_screen(
-            self.cancel_question, "", yes, self.pop), on_back=self.pop))
+        self.push(Screen(self.stop_label, widgets.stop_question(
+            self.cancel_question, self.stop_label, self.pop, yes), on_back=self.pop,
+            keys=_("Enter: choose  Esc: continue")))
 
     def wait_task(self, timeout: float = 600) -> None:
         """Headless: wait for the running task and deliver its result."""
@@ -335,7 +384,8 @@ class App:
 
     def run(self) -> None:
         assert self.loop is not None
-        self.loop.run()
+        with self.quiet:
+            self.loop.run()
 
     def exit(self) -> None:
         raise urwid.ExitMainLoop()

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import urwid
+
 from oscar.backups import oscarpart, usbstore
 from oscar.backups.store import Store
 from oscar.core.errors import OscarError
@@ -71,7 +73,7 @@ def disk_rows(disks: list[Disk], choose: Callable[[Disk], None], help_text: str,
         if note is not None:
             summary = note(disk) + summary
         rows.append(widgets.MenuRow(label, summary, functools.partial(choose, disk),
-                                    help_text + " " + identity_help(disk)))
+                                    help_text + " " + identity_help(disk), key=disk.identity))
     return rows
 
 
@@ -156,7 +158,23 @@ class DiskChoice(Flow):
         self.app.push(screen)
 
     def refresh_disks(self) -> None:
+        """The list again; the cursor stays on the disk it was on (by identity, not by row: the
+        same keys a moment later must not land on another disk), and a line says it changed."""
+        before = self.app.current.widget
         try:
-            self.app.replace(self.disk_screen())
+            screen = self.disk_screen()
         except OscarError as exc:
             self.app.error(exc)
+            return
+        after = screen.widget
+        if isinstance(before, widgets.MenuList) and isinstance(after, widgets.MenuList):
+            focused = before.focused_key()
+            if before.keys() != after.keys():
+                gone = focused and focused not in after.keys()
+                after.body.insert(0, urwid.Text(("warning", _(
+                    "The list changed: the disk you were on was unplugged.") if gone else _(
+                    "The list changed: a disk was plugged in or unplugged."))))
+            if not after.focus_key(focused) and focused:
+                # The chosen disk is gone: no row is under the cursor until one is chosen.
+                after.set_focus(0)
+        self.app.replace(screen)

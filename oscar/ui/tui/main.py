@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import urwid
 from oscar.core import config as configuration
 from oscar.core import platform, settings
 from oscar.core.i18n import _
-from oscar.ui.tui import actions
+from oscar.engine import consolefont
+from oscar.ui.tui import actions, mirror
 from oscar.ui.tui.app import App, Screen
 from oscar.ui.tui.context import Context
 from oscar.ui.tui.flows.restaure import RestaureFlow
@@ -50,18 +53,18 @@ def build(app: App, *, restaure: bool, store: str | None, backup: str | None = N
         actions.open_menu(ctx, "main")
 
     if app.config.password_hash:
-        ask_password(app, app.config.password_hash, open_main)
+        ask_password(app, app.config, open_main)
     else:
         open_main()
     return ctx
 
 
-def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
+def ask_password(app: App, config: configuration.Config, then: Callable[[], None]) -> None:
     edit = urwid.Edit(_("Password: "), mask="*")
     status = urwid.Text("")
 
     def check() -> None:
-        if configuration.check_password(edit.get_edit_text(), hashed):
+        if configuration.password_matches(config, edit.get_edit_text()):
             then()
         else:
             edit.set_edit_text("")
@@ -80,6 +83,16 @@ def ask_password(app: App, hashed: str, then: Callable[[], None]) -> None:
                     keys=_("Enter: confirm")))
 
 
+def own_console() -> str | None:
+    """The PC's own screen (a virtual console such as /dev/tty1), or None (a serial line, a
+    terminal emulator, tmux)."""
+    try:
+        tty = os.ttyname(0)
+    except OSError:
+        return None
+    return tty if re.fullmatch(r"/dev/tty[0-9]+", tty) else None
+
+
 def boot_mode_text(mode: platform.BootMode) -> str:
     """Which boot path this PC took: a technician checking Secure Boot sees it here."""
     return {platform.BootMode.BIOS: _("BIOS"),
@@ -91,7 +104,14 @@ def main(*, restaure: bool = False, store: str | None = None) -> int:
     config = configuration.load()
     cmdline = kernel_cmdline()
     restaure = restaure or restaure_requested(cmdline)
+    if restaure and mirror.on_serial_line():
+        return mirror.run()  # restaure runs on the PC's own screen; this line shows a copy
+    tty = own_console()
+    if tty is not None:
+        consolefont.apply(tty)
     app = App(config)
+    if restaure:
+        app.mirror = mirror.mirror_path()
     app.status = boot_mode_text(platform.boot_mode())
     try:
         build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from oscar.core import config as configuration
+from oscar.core.errors import OscarError
 from oscar.core.i18n import _, ngettext
 from oscar.ui.tui import widgets
 from oscar.ui.tui.app import App, Screen
@@ -26,14 +27,19 @@ def ask(app: App, then: Callable[[], None]) -> None:
         if first != second:
             app.message(_("Password"), _("The two passwords differ."), style="error")
             return
-        app.config.password_hash = configuration.hash_password(first)
         try:
+            configuration.set_password(app.config, first)
             configuration.save(app.config)
-        except OSError as exc:
+        except (OSError, OscarError) as exc:
             app.error(exc)
             return
         app.pop()
-        then()
+        app.message(_("Password"), keyboard_note(), then)
+
+    def keyboard_note() -> str:
+        return _("Password saved. Type it as usual on the PC's French (AZERTY) keyboard, also "
+                 "at the boot menu's prompt: OSCAR stored what the boot menu receives from "
+                 "those keys (it reads every keyboard as a US one).")
 
     app.push(Screen(_("Password"), widgets.password_screen(
         _("OSCAR and restaure are protected by a password in the boot menu (user name: "

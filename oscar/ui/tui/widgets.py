@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import urwid
 
+from oscar.core import spoken
 from oscar.core.i18n import _
+from oscar.core.progress import format_duration
 
 PALETTE = [
     ("header", "white,bold", "dark blue"),
@@ -30,9 +32,10 @@ class Row(urwid.WidgetWrap):  # type: ignore[misc]
     colours the focused row is still marked by the '>' cursor."""
 
     def __init__(self, label: str, summary: str, on_select: Callback, width: int = 20,
-                 help_text: str = "") -> None:
+                 help_text: str = "", key: str = "") -> None:
         self.label = label
         self.help_text = help_text
+        self.key = key  # what the row stands for (a disk's identity), whatever its position
         self.on_select = on_select
         self._cursor = urwid.Text("  ")
         columns = urwid.Columns([(2, self._cursor), (width, urwid.Text(label, wrap="clip")),
@@ -91,6 +94,20 @@ class MenuList(urwid.ListBox):  # type: ignore[misc]
         row = self.focus
         return getattr(row, "help_text", "") if row is not None else ""
 
+    def keys(self) -> list[str]:
+        return [key for row in self.body if (key := getattr(row, "key", ""))]
+
+    def focused_key(self) -> str:
+        return str(getattr(self.focus, "key", "")) if self.focus is not None else ""
+
+    def focus_key(self, key: str) -> bool:
+        """Put the cursor on the row standing for ``key``; False when no row does."""
+        for index, row in enumerate(self.body):
+            if key and getattr(row, "key", "") == key:
+                self.set_focus(index)
+                return True
+        return False
+
 
 @dataclass
 class MenuRow:
@@ -98,13 +115,14 @@ class MenuRow:
     summary: str
     on_select: Callback
     help_text: str = ""
+    key: str = ""
 
 
 def menu_screen(intro: str, rows: Sequence[MenuRow], width: int = 20) -> MenuList:
     widgets: list[urwid.Widget] = []
     if intro:
         widgets += [urwid.Text(intro), urwid.Divider()]
-    widgets += [Row(r.label, r.summary, r.on_select, width, r.help_text) for r in rows]
+    widgets += [Row(r.label, r.summary, r.on_select, width, r.help_text, r.key) for r in rows]
     menu = MenuList(widgets)
     for index, widget in enumerate(widgets):
         if widget.selectable():
@@ -195,11 +213,26 @@ def secret_screen(intro: str, label: str, on_done: Callable[[str], None]) -> urw
 
 
 def text_screen(text: str, buttons: Sequence[tuple[str, Callback]] = (),
-                style: str = "body") -> urwid.Widget:
+                style: str = "body", focus: int = 0) -> urwid.Widget:
+    """A text and buttons; ``focus``: the button Enter presses first (the safe one, where a
+    button destroys or stops something)."""
     body: list[urwid.Widget] = [urwid.Text((style, text))]
     if buttons:
-        body += [urwid.Divider(), button_row(buttons)]
-    return urwid.ListBox(urwid.SimpleFocusListWalker(body))
+        row = button_row(buttons)
+        row.focus_position = focus
+        body += [urwid.Divider(), row]
+    listbox = urwid.ListBox(urwid.SimpleFocusListWalker(body))
+    if buttons:
+        listbox.set_focus(len(body) - 1)
+    return listbox
+
+
+def stop_question(question: str, stop_label: str, on_continue: Callback,
+                  on_stop: Callback) -> urwid.Widget:
+    """Asked when Esc is pressed during a task: the buttons say the outcome (continue, or stop
+    the named work) and Enter on the focused one carries on, so Esc then Enter is harmless."""
+    return text_screen(question, [(_("Continue"), on_continue), (stop_label, on_stop)],
+                       style="warning", focus=0)
 
 
 def confirm_screen(plan_text: str, question: str, on_confirm: Callback, on_cancel: Callback,
@@ -247,12 +280,14 @@ class ProgressState:
     title: str = ""
     step: str = ""
     label: str = ""
-    fraction: float = 0.0
+    fraction: float = 0.0  # the whole operation
+    step_fraction: float = 0.0
     rate: str = ""
     elapsed: str = "0:00:00"
-    remaining: str = "--:--:--"
+    remaining_seconds: float | None = None  # None: not known yet
     note: str = ""
     table: str = ""  # a deployment's clients, one per line
+    plain: bool = False  # a teacher's screen: no step, device or tool names
 
 
 class TextBar(urwid.Widget):  # type: ignore[misc]
@@ -280,31 +315,54 @@ class TextBar(urwid.Widget):  # type: ignore[misc]
 
 
 class ProgressView(urwid.WidgetWrap):  # type: ignore[misc]
+    """The whole operation's bar and times on top; the step being done below it."""
+
     def __init__(self, state: ProgressState) -> None:
         self.state = state
         self.title = urwid.Text(("title", state.title))
-        self.step = urwid.Text("")
-        self.label = urwid.Text("")
         self.bar = TextBar()
         self.figures = urwid.Text("")
+        self.step = urwid.Text("")
+        self.label = urwid.Text("")
         self.note = urwid.Text("")
         self.table = urwid.Text("")
-        pile = urwid.Pile([self.title, urwid.Divider(), self.step, self.label, self.bar,
-                           self.figures, urwid.Divider(), self.table, self.note, urwid.Divider(),
-                           urwid.Text(("dim", _("Esc: cancel")))])
+        pile = urwid.Pile([self.title, urwid.Divider(), self.bar, self.figures, urwid.Divider(),
+                           self.step, self.label, urwid.Divider(), self.table, self.note,
+                           urwid.Divider(), urwid.Text(("dim", _("Esc: stop")))])
         super().__init__(urwid.Filler(pile, valign="top"))
         self.refresh()
 
     def refresh(self) -> None:
         s = self.state
         self.title.set_text(("title", s.title))
-        self.step.set_text(s.step)
-        self.label.set_text(s.label)
         self.bar.set_fraction(s.fraction)
-        self.figures.set_text(_("{rate}  elapsed {elapsed}  remaining {remaining}").format(
-            rate=s.rate or "-", elapsed=s.elapsed, remaining=s.remaining))
+        self.figures.set_text(figures_line(s))
+        if s.plain:
+            self.step.set_text(_("Do not switch the PC off. It restarts by itself at the end."))
+            self.label.set_text("")
+        else:
+            self.step.set_text(s.step)
+            detail = [s.label] if s.label else []
+            if s.step and 0 < s.step_fraction < 1:
+                detail.append(_("{percent} % of this step").format(
+                    percent=f"{s.step_fraction * 100:.0f}"))
+            if s.rate:
+                detail.append(s.rate)
+            self.label.set_text("  ".join(detail))
         self.table.set_text(s.table)
         self.note.set_text(("warning", s.note) if s.note else "")
+
+
+def figures_line(s: ProgressState) -> str:
+    if s.plain:
+        if s.remaining_seconds is None:
+            return _("Time remaining: being estimated")
+        return _("Time remaining: {duration}").format(
+            duration=spoken.about_duration(s.remaining_seconds))
+    remaining = (format_duration(s.remaining_seconds) if s.remaining_seconds is not None
+                 else _("being estimated"))
+    return _("elapsed {elapsed}  remaining {remaining}").format(elapsed=s.elapsed,
+                                                                remaining=remaining)
 
 
 def render_text(widget: urwid.Widget, size: tuple[int, int] = (80, 24), focus: bool = True) -> str:

@@ -151,7 +151,8 @@ class DeployFlow(DiskChoice):
 
         self.app.run_task(_("Deployment of {name}").format(name=self.name), work, self.done,
                           self.failed, _("Stop the deployment? The clients not finished will "
-                                         "have to be started again."))
+                                         "have to be started again."),
+                          _("Stop the deployment"))
 
     def done(self, report: Report) -> None:
         self.app.back_to(self.depth)

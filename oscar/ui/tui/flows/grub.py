@@ -78,7 +78,8 @@ class GrubFlow(DiskChoice):
 
         self.app.run_task(_("Boot menu of {disk}").format(disk=installer.disk.path), work,
                           self.done, self.failed,
-                          _("Stop now? The PC may not start until the menu is installed again."))
+                          _("Stop now? The PC may not start until the menu is installed again."),
+                          _("Stop installing the menu"))
 
     def done(self, entries: Any) -> None:
         assert self.disk is not None

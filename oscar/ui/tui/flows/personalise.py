@@ -68,7 +68,9 @@ class PersonaliseFlow(DiskChoice):
             personaliser.progress = progress
             return personaliser.run()
 
-        self.app.run_task(_("OSCAR_déploie"), work, self.done, self.failed)
+        self.app.run_task(_("OSCAR_déploie"), work, self.done, self.failed,
+                          _("Stop the personalisation? Partitions already changed stay changed; "
+                            "run it again to finish."), _("Stop the personalisation"))
 
     def done(self, result: Result) -> None:
         lines = [_("partition {n}: {change}").format(n=n, change=change)

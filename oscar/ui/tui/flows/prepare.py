@@ -90,7 +90,7 @@ class PrepareFlow(DiskChoice):
 
         self.app.run_task(_("Preparing {disk}").format(disk=preparer.disk.path), work, self.done,
                           self.failed, _("Stop preparing the disk? It will have to be prepared "
-                                         "again."))
+                                         "again."), _("Stop preparing"))
 
     def done(self, _result: Any) -> None:
         assert self.disk is not None

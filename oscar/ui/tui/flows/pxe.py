@@ -92,7 +92,7 @@ class PxeFlow(Flow):
                 lambda: self.launch(values, True), self.app.pop)))
 
         self.app.run_task(_("PXE server"), work, lambda _prepared: self.started(), failed,
-                          _("Stop starting the network boot?"))
+                          _("Stop starting the network boot?"), _("Stop starting it"))
 
     def started(self) -> None:
         self.app.back_to(self.depth)

@@ -11,8 +11,9 @@ from typing import Any
 import urwid
 
 from oscar.backups import oscarpart
+from oscar.backups.manifest import PartEntry
 from oscar.backups.store import Entry, Store
-from oscar.core import run
+from oscar.core import run, safetext, spoken
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _, ngettext
 from oscar.core.progress import NullProgress
@@ -24,6 +25,38 @@ from oscar.ui.tui import widgets
 from oscar.ui.tui.app import App, Screen
 
 REBOOT_DELAY = 5  # seconds to read "restored" before the PC restarts by itself
+# Rough restore speeds for the time announced to the teacher (docs/performance.md: ntfsclone
+# and partclone write about 140 MB/s of used data, fsarchiver 26-116; checksums read first).
+WRITE_RATE = 80e6
+CHECK_RATE = 200e6
+
+
+def help_text() -> str:
+    return _("restaure puts this PC back as it was when its backup was made. The files created "
+             "or changed since then are lost; the backups are kept. When it is done the PC "
+             "restarts by itself. If you did not mean to restore, choose \"Restart without "
+             "restoring\": nothing is changed.")
+
+
+def described(entries: list[PartEntry]) -> list[str]:
+    """Partitions as a teacher knows them: « Windows (DATA) », « Linux », never sda1."""
+    names: list[str] = []
+    for entry in entries:
+        kind = {"ntfs": "Windows", "vfat": _("start-up files")}.get(
+            entry.fstype or "", "Linux" if (entry.fstype or "").startswith(("ext", "xfs", "btrfs"))
+            else _("data"))
+        label = safetext.shown(entry.label) if entry.label else ""
+        name = f"{kind} ({label})" if label and label.casefold() != kind.casefold() else kind
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def estimated_seconds(entries: list[PartEntry]) -> float:
+    used = sum(e.used if e.used is not None else e.size for e in entries)
+    stored = sum(e.stored for e in entries)
+    return used / WRITE_RATE + stored / CHECK_RATE
+
 
 
 class RestaureFlow:
@@ -37,6 +70,7 @@ class RestaureFlow:
         self.remaining = app.config.restaure_countdown
         self.counting = False
         self.rebooting = False
+        self.restart_in = REBOOT_DELAY
         self.text = urwid.Text("")
 
     def start(self) -> None:
@@ -92,21 +126,27 @@ class RestaureFlow:
         return holding[0] if holding else None
 
     def _summary(self) -> str:
+        """What a teacher needs: when, what comes back, what is lost, how long. No device or
+        tool names, no checksums."""
         assert self.restorer is not None
         man = self.restorer.man
-        parts = ", ".join(f"{p.number} ({p.fstype}, {p.label or '-'})" for p in self.restorer.entries)
-        return _("This PC will be put back as it was on {date}.\n\nBackup: {name}\nDisk: {disk}\n"
-                 "Partitions: {parts}\n\nFiles created or changed since then on these partitions "
+        created = spoken.parse_created(man.created)
+        when = spoken.date_in_words(created) if created else man.created
+        return _("This PC will be put back as it was on {date}.\n\nPut back: {parts}\n"
+                 "Time needed: {duration}\n\nFiles created or changed since then on this PC "
                  "will be lost; the backups are kept.").format(
-            date=man.created[:16].replace("T", " "), name=man.name, disk=self.restorer.target.path,
-            parts=parts)
+            date=when, parts=", ".join(described(self.restorer.entries)),
+            duration=spoken.about_duration(estimated_seconds(self.restorer.entries)))
 
     def _show_countdown(self) -> None:
-        self.text.set_text(self._summary() + "\n\n" + ngettext(
+        self.text.set_text(self._summary())
+        sentence = urwid.Text(("warning", ngettext(
             "The restore starts in {n} second. Press any key to stop it.",
             "The restore starts in {n} seconds. Press any key to stop it.",
-            self.remaining).format(n=self.remaining))
-        widget = _AnyKey(urwid.Filler(urwid.Padding(self.text, left=2, right=2), valign="top"),
+            self.remaining).format(n=self.remaining)))
+        pile = urwid.Pile([self.text, urwid.Divider(), big_number(self.remaining),
+                           urwid.Divider(), sentence])
+        widget = _AnyKey(urwid.Filler(urwid.Padding(pile, left=2, right=2), valign="top"),
                          self.cancel_countdown)
         if self.app.stack and isinstance(self.app.current.widget, _AnyKey):
             self.app.current.widget = widget
@@ -135,10 +175,13 @@ class RestaureFlow:
         if not self.counting:
             return
         self.counting = False
+        # The safe button first and focused: the Enter that stopped the countdown, pressed
+        # again, must not restore.
         self.app.replace(Screen(_("restaure"), widgets.text_screen(
             self._summary() + "\n\n" + _("The restore was stopped. Nothing has been changed."),
-            [(_("Restore now"), self.go), (_("Reboot without restoring"), self.reboot)]),
-            on_back=lambda: None))
+            [(_("Restart without restoring"), self.reboot), (_("Restore now"), self.go)],
+            focus=0), on_back=lambda: None, help_text=help_text(),
+            keys=_("Arrows: choose  Enter: confirm  F1: help")))
 
     def go(self) -> None:
         restorer = self.restorer
@@ -150,17 +193,37 @@ class RestaureFlow:
 
         self.app.run_task(_("Restoring this PC"), work, self.done, self.failed,
                           _("Stop the restore? The PC will not start correctly until a restore "
-                            "completes."))
+                            "completes."), _("Stop the restore"), plain=True)
 
     def done(self, _log: Any) -> None:
-        self.app.replace(Screen(_("restaure"), widgets.text_screen(
+        self.restart_in = REBOOT_DELAY
+        self._show_done()
+
+    def _show_done(self, _loop: object = None, _data: object = None) -> None:
+        """« Restarts in 5 seconds », and it counts: 4, 3, 2, 1, then the restart."""
+        if self.rebooting:
+            return
+        if self.restart_in <= 0:
+            self.reboot()
+            return
+        screen = Screen(_("restaure"), widgets.text_screen(
             ngettext("The PC has been restored. It restarts in {n} second.",
                      "The PC has been restored. It restarts in {n} seconds.",
-                     REBOOT_DELAY).format(n=REBOOT_DELAY),
+                     self.restart_in).format(n=self.restart_in),
             [(_("Restart"), self.reboot)], style="ok"), on_back=lambda: None,
-            keys=_("Enter: restart the PC")))
+            keys=_("Enter: restart the PC"))
+        if self.restart_in == REBOOT_DELAY:
+            self.app.replace(screen)
+        else:
+            self.app.stack[-1] = screen
+            self.app.show_current()
+        self.restart_in -= 1
         if self.app.loop is not None:
-            self.app.loop.set_alarm_in(REBOOT_DELAY, lambda *_args: self.reboot())
+            self.app.loop.set_alarm_in(1, self._show_done)
+
+    def tick_restart(self) -> None:
+        """One second passes after the restore (tests)."""
+        self._show_done()
 
     def failed(self, exc: BaseException) -> None:
         message = exc.message if isinstance(exc, OscarError) else repr(exc)
@@ -186,6 +249,22 @@ class RestaureFlow:
             return
         if self.app.loop is not None:
             self.app.exit()
+
+
+# Digits five lines high drawn with the full block only: the console's Lat15 fonts have █ but
+# not the half blocks of urwid's big fonts.
+DIGITS = {"0": ("###", "# #", "# #", "# #", "###"), "1": (" # ", "## ", " # ", " # ", "###"),
+          "2": ("###", "  #", "###", "#  ", "###"), "3": ("###", "  #", " ##", "  #", "###"),
+          "4": ("# #", "# #", "###", "  #", "  #"), "5": ("###", "#  ", "###", "  #", "###"),
+          "6": ("###", "#  ", "###", "# #", "###"), "7": ("###", "  #", "  #", "  #", "  #"),
+          "8": ("###", "# #", "###", "# #", "###"), "9": ("###", "# #", "###", "  #", "###")}
+
+
+def big_number(number: int) -> urwid.Widget:
+    """The countdown in digits five lines high, readable from a chair."""
+    lines = ["  ".join(DIGITS[d][row].replace("#", "██").replace(" ", "  ")
+                       for d in str(number)) for row in range(5)]
+    return urwid.Text("\n".join(lines), align="center")
 
 
 class _AnyKey(urwid.WidgetWrap):  # type: ignore[misc]

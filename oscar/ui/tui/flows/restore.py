@@ -41,6 +41,7 @@ class RestoreFlow(DiskChoice):
         self.store: Store | None = None
         self.entry: Entry | None = None
         self.target: Disk | None = None
+        self.restorer: Restorer | None = None
 
     def start(self) -> None:
         self.with_store(self.store_known)
@@ -135,9 +136,15 @@ class RestoreFlow(DiskChoice):
         if layout is None and restorer.fitted is not None and not restorer.fitted.same:
             self.ask_layout(numbers, restorer, resize_store)
             return
-        typed = self.target.name if with_table else None
+        assert self.entry.manifest is not None
+        # The disk's name is typed for a whole-disk write, and for partitions of a disk the
+        # backup was not saved from (another PC's disk: one Enter must not erase it).
+        own_disk = self.entry.manifest.source.get("identity") == self.target.identity
+        typed = self.target.name if with_table or not own_disk else None
         question = (_("Everything on this disk will be replaced (except the backups).")
                     if with_table else _("Everything on these partitions will be replaced."))
+        if not own_disk:
+            question += " " + _("This backup was not saved from this disk.")
         self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
             restorer.plan.render(), question, lambda: self.execute(restorer), self.app.pop,
             typed=typed)))
@@ -181,14 +188,23 @@ class RestoreFlow(DiskChoice):
         self.app.push(Screen(_("Partitions"), widgets.menu_screen(intro, rows, width=21)))
 
     def execute(self, restorer: Restorer) -> None:
+        self.restorer = restorer
+
         def work(progress: Any) -> Any:
             restorer.progress = progress
             return restorer.run()
 
         self.app.run_task(_("Restoring onto {disk}").format(disk=restorer.target.path), work,
                           self.done, self.failed,
-                          _("Cancel the restore? The partitions being written will be unusable "
-                            "until a restore completes."))
+                          _("Stop the restore? The partitions being written will be unusable "
+                            "until a restore completes."), _("Stop the restore"))
+
+    def failed(self, exc: BaseException) -> None:
+        """The error, and after a stop in the middle of a write, what is unusable now."""
+        note = self.restorer.interrupted_note() if self.restorer is not None else ""
+        if note and isinstance(exc, OscarError):
+            exc = OscarError(exc.message + "\n\n" + note, exc.hint)
+        super().failed(exc)
 
     def done(self, log_file: Any) -> None:
         self.app.back_to(self.depth)

@@ -155,8 +155,9 @@ class SaveFlow(DiskChoice):
             return saver.run()
 
         self.app.run_task(_("Saving {disk}").format(disk=saver.disk.path), work, self.done,
-                          self.failed, _("Cancel the save? The backup will not be made; the "
-                                         "other backups stay as they are."))
+                          self.failed, _("Stop the save? The backup will not be made; the "
+                                         "other backups stay as they are."),
+                          _("Stop the save"))
 
     def done(self, folder: Any) -> None:
         self.app.back_to(self.depth)

@@ -82,7 +82,8 @@ class UsbDiskFlow(DiskChoice):
             init.run()
 
         self.app.run_task(_("Laying out {disk}").format(disk=init.disk.path), work, self.done,
-                          self.failed, _("Stop now? The disk will have to be laid out again."))
+                          self.failed, _("Stop now? The disk will have to be laid out again."),
+                          _("Stop laying out the disk"))
 
     def done(self, _result: Any) -> None:
         assert self.disk is not None
