@@ -552,3 +552,41 @@ def test_restore_onto_a_much_smaller_disk_offers_to_shrink_the_oscar_partition(
     assert snapshot_partition(f"{disk}p1", "ntfs") == original
     fs_clean(f"{disk}p1", "ntfs")
     assert sh("blkid", "-p", "-s", "LABEL", "-o", "value", f"{disk}p4").stdout.strip() == "OSCAR"
+
+
+def test_delete_a_backup_from_the_menu_asks_with_keep_focused(lab: LabDisks) -> None:
+    """Tools → Supprimer une sauvegarde: the question's focused button keeps it; the other
+    deletes it, and `oscar list` no longer shows it."""
+    assert oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "to-delete",
+                 "--parts", "2", "--yes").returncode == 0
+    app = App(headless=True)
+    build(app, restaure=False, store=str(lab.store))
+    app.press("o", "enter")
+    choose(app, "Supprimer une sauvegarde")
+    choose(app, "to-delete")
+    text = app.screen_text()
+    assert "to-delete" in text and "seront supprimés" in text, text
+    app.press("enter")  # the focused button: "La garder"
+    assert (lab.store / "to-delete").is_dir()
+    choose(app, "to-delete")
+    press_button(app, "La supprimer")
+    assert "supprimée" in app.screen_text()
+    assert not (lab.store / "to-delete").exists()
+    assert not list(lab.store.glob(".oscar-*"))
+    assert "to-delete" not in oscar("list", str(lab.store)).stdout
+
+
+def test_delete_on_the_command_line(lab: LabDisks) -> None:
+    assert oscar("save", "--disk", lab.model, "--store", str(lab.store), "--name", "cli-delete",
+                 "--parts", "2", "--yes").returncode == 0
+    asked = oscar("delete", "--store", str(lab.store), "--name", "cli-delete")
+    assert asked.returncode != 0 and "--yes" in asked.stderr  # no terminal to ask
+    assert (lab.store / "cli-delete").is_dir()
+    missing = oscar("delete", "--store", str(lab.store), "--name", "no-such")
+    assert missing.returncode == 2 and "No backup named 'no-such'" in missing.stderr
+    hostile = oscar("delete", "--store", str(lab.store), "--name", "../etc")
+    assert hostile.returncode == 2 and "oscar: error" in hostile.stderr, hostile.stderr
+    assert "Traceback" not in hostile.stderr
+    done = oscar("delete", "--store", str(lab.store), "--name", "cli-delete", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "deleted" in done.stdout and not (lab.store / "cli-delete").exists()

@@ -13,6 +13,7 @@ import urwid
 
 from oscar.core import cancel, config, i18n, run
 from oscar.core.errors import Aborted, BackupInvalid, UsageError
+from oscar.disks.devices import Disk
 from oscar.ui.tui import actions, menus, widgets
 from oscar.ui.tui.app import App, Screen, UiProgress
 from oscar.ui.tui.main import build, restaure_requested
@@ -80,10 +81,12 @@ def test_broken_menu_files_are_refused(tmp_path: Path) -> None:
 def test_main_menu_in_both_languages(tmp_path: Path, lang: str) -> None:
     text = menu_app(tmp_path).screen_text()
     lines_fit(text)
-    words = (["Sauvegarde", "Restauration", "Déploiement", "Outils", "Échap : retour"]
-             if lang == "fr" else ["Save", "Restore", "Deployment", "Tools", "Esc: back"])
+    words = (["Sauvegarde", "Restauration", "Déploiement", "Outils", "F1 : aide"]
+             if lang == "fr" else ["Save", "Restore", "Deployment", "Tools", "F1: help"])
     for word in words:
         assert word in text
+    # The first screen has nothing to go back to: its footer does not offer Esc.
+    assert "Échap" not in text and "Esc" not in text
     assert "> " in text.split("\n")[1]  # the focused row is marked without colours too
 
 
@@ -112,8 +115,15 @@ def test_deployment_procedures_and_their_synopsis(tmp_path: Path, french: None) 
         assert name in text
     assert "Sélectionnez la procédure de déploiement" in text.split("\n")[0] or "Synchrone" in text
     app.press("down", "enter")  # aide_restaure
-    assert "restaure : les clients restaurent la sauvegarde du serveur" in app.screen_text()
-    app.press("esc", "up", "enter")  # restaure itself: the backups of the store (none here)
+    text = app.screen_text()
+    assert "restaure : les clients restaurent la sauvegarde du serveur" in text
+    # The synopsis, step by step, on the server and on each client, and what is erased.
+    assert "Sur le serveur :" in text and "Sur chaque client :" in text, text
+    assert "les partitions de la sauvegarde sont remplacées" in " ".join(text.split())
+    app.press("esc", "down", "down", "down", "down", "enter")  # aide_formate
+    assert "toutes les partitions sont effacées, sauf sa partition OSCAR" in " ".join(
+        app.screen_text().split())
+    app.press("esc", "home", "enter")  # restaure itself: the backups of the store (none here)
     text = app.screen_text()
     assert "Aucune sauvegarde dans" in text and str(tmp_path) in text, text
 
@@ -414,3 +424,90 @@ def test_console_font_fills_the_screen_with_the_80x24_menu() -> None:
         assert name is not None
         cell = next((w, h) for s, w, h in consolefont.TERMINUS if s in name)
         assert width // cell[0] >= 80 and height // cell[1] >= 24
+
+
+def test_a_disk_list_redrawn_under_the_cursor_keeps_the_same_disk(tmp_path: Path,
+                                                                  french: None) -> None:
+    """Disks arrive (a USB disk plugged in) and the list is sorted again: the cursor stays on
+    the disk it was on, by identity, and a line says the list changed."""
+    from oscar.ui.tui.context import Context
+    from oscar.ui.tui.flows.grub import GrubFlow
+    from tests.machines import school_pc
+    app = App(headless=True)
+    app.push(Screen("OSCAR", widgets.text_screen("menu")))
+    disks = [school_pc("/dev/loop2", serial="B"), school_pc("/dev/loop3", serial="C")]
+    ctx = Context(app, tmp_path, machine=disks)
+    flow = GrubFlow(ctx)
+    flow.show_disks()
+    app.press("down")  # on loop3
+    assert app.current.widget.focused_key() == disks[1].identity
+    disks.insert(0, school_pc("/dev/loop10", serial="A"))  # sorts first, under the cursor
+    app.disks_changed()
+    text = app.screen_text()
+    assert "La liste a changé" in text, text
+    assert app.current.widget.focused_key() == disks[2].identity  # still loop3, not loop2
+    del disks[2]  # the disk under the cursor is unplugged: nothing chosen by a stray Enter
+    app.disks_changed()
+    assert "débranché" in app.screen_text()
+    assert app.current.widget.focused_key() == ""
+
+
+def test_disks_are_listed_in_the_order_a_person_reads() -> None:
+    from oscar.disks.probe import natural_key
+    names = ["loop10", "sdb", "loop2", "nvme1n1", "sda", "nvme0n1", "loop1"]
+    assert sorted(names, key=natural_key) == ["loop1", "loop2", "loop10", "nvme0n1", "nvme1n1",
+                                              "sda", "sdb"]
+
+
+def test_teacher_words_for_dates_and_durations(french: None) -> None:
+    import datetime
+
+    from oscar.core import spoken
+    moment = datetime.datetime(2026, 12, 2, 5, 4)
+    assert spoken.date_in_words(moment) == "mercredi 2 décembre 2026 à 5\u00a0h\u00a004"
+    assert spoken.about_duration(20) == "moins d'une minute"
+    assert spoken.about_duration(372) == "environ 6 minutes"
+    assert spoken.about_duration(60) == "environ 1 minute"
+    assert spoken.about_duration(4800) == "environ 1\u00a0h\u00a020"
+    assert spoken.parse_created("2026-11-20T18:05:33+01:00") is not None
+    assert spoken.parse_created("hier") is None
+
+
+def test_save_plan_says_the_room_needed_and_refuses_what_cannot_fit(tmp_path: Path) -> None:
+    from oscar.backups.store import Store
+    from oscar.ops.save import SaveOptions, build_plan, estimated_bytes
+    from tests.machines import saved_backup, school_pc
+    entries = saved_backup().partitions
+    opts = SaveOptions(name="pc07")
+    expected, least = estimated_bytes(entries, opts)
+    used = 41 * 10**9 + 11 * 10**9
+    assert least < used * 0.3 < expected < used
+    plan = build_plan(school_pc(), Store(tmp_path), entries, opts, free=10 * 10**9,
+                      replacing=True)
+    text = plan.render()
+    assert "Space: needed about" in text and "free 10.0 GB" in text, text
+    assert "probably not fit" in text and "both take room" in text
+    roomy = build_plan(school_pc(), Store(tmp_path), entries, opts, free=10**12).render()
+    assert "probably not fit" not in roomy and "both take room" not in roomy
+
+
+def test_the_oscar_partition_is_the_one_oscar_started_from_never_a_guess() -> None:
+    import dataclasses
+
+    from oscar.backups import oscarpart
+    from tests.machines import school_pc
+
+    def with_uuid(disk: Disk, uuid: str) -> Disk:
+        parts = [dataclasses.replace(p, uuid=uuid) if p.number == 4 else p
+                 for p in disk.partitions]
+        return dataclasses.replace(disk, partitions=parts)
+
+    first = with_uuid(school_pc("/dev/sda", serial="A"), "1111-aaaa")
+    second = with_uuid(school_pc("/dev/sdb", serial="B"), "2222-bbbb")
+    started = "boot=live live-media=/dev/disk/by-uuid/2222-bbbb oscar=restaure"
+    found = oscarpart.find([first, second], started)
+    assert found is not None and found[0].path == "/dev/sdb"  # not the first one listed
+    assert oscarpart.find([first, second], "boot=live oscar=menu") is None
+    assert oscarpart.find([first], "boot=live oscar=menu") is not None  # the only one
+    with pytest.raises(UsageError, match="several OSCAR partitions"):
+        oscarpart.require([first, second])

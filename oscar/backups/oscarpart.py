@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from oscar.backups.store import Entry, Store
-from oscar.core import run
+from oscar.core import run, settings
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 from oscar.disks.devices import Disk, Partition, is_oscar_filesystem
@@ -16,22 +16,48 @@ from oscar.disks.probe import LIVE_MEDIUM_MOUNTS
 
 log = logging.getLogger("oscar.oscarpart")
 MOUNT_ROOT = Path("/run/oscar")
+STARTED_FROM = "live-media=/dev/disk/by-uuid/"
 
 
 def is_oscar_partition(part: Partition) -> bool:
     return is_oscar_filesystem(part.label, part.fstype)
 
 
-def find(disks: list[Disk]) -> tuple[Disk, Partition] | None:
-    """The OSCAR partition of the PC: the one OSCAR started from (its boot menu's "OSCAR" or
-    "restaure"), else the first one on a disk that is not the boot medium (the USB key has
-    its own)."""
-    found = [(disk, part) for disk in disks if not disk.is_boot_medium
-             for part in disk.partitions if is_oscar_partition(part)]
+def started_from(cmdline: str) -> str | None:
+    """The filesystem UUID of the partition the live system started from, as the boot menu
+    of the PC's disk names it (live-media=/dev/disk/by-uuid/UUID); None otherwise."""
+    for word in cmdline.split():
+        if word.startswith(STARTED_FROM):
+            return word[len(STARTED_FROM):] or None
+    return None
+
+
+def candidates(disks: list[Disk]) -> list[tuple[Disk, Partition]]:
+    return [(disk, part) for disk in disks if not disk.is_boot_medium
+            for part in disk.partitions if is_oscar_partition(part)]
+
+
+def find(disks: list[Disk], cmdline: str | None = None) -> tuple[Disk, Partition] | None:
+    """The OSCAR partition of the PC, never a guess: the one whose boot menu started OSCAR
+    (its UUID on the kernel line, or the live medium mounted from it), else the only one. A
+    PC with several (two disks, each with an OSCAR partition) started from elsewhere has
+    none: the caller asks, or says so."""
+    found = candidates(disks)
+    uuid = started_from(kernel_cmdline() if cmdline is None else cmdline)
+    for disk, part in found:
+        if uuid is not None and part.uuid == uuid:
+            return disk, part
     for disk, part in found:
         if any(point in LIVE_MEDIUM_MOUNTS for point in part.mountpoints):
             return disk, part
-    return found[0] if found else None
+    return found[0] if len(found) == 1 else None
+
+
+def kernel_cmdline() -> str:
+    try:
+        return settings.CMDLINE.path().read_text()
+    except OSError:
+        return ""
 
 
 def mount_point(part: Partition) -> Path:
@@ -82,6 +108,13 @@ def newest_backup(store: Store, identity: str | None = None) -> Entry | None:
 
 def require(disks: list[Disk]) -> tuple[Disk, Partition]:
     found = find(disks)
+    several = candidates(disks)
+    if found is None and len(several) > 1:
+        raise UsageError(
+            _("This PC has several OSCAR partitions ({names}) and OSCAR did not start from "
+              "one of them.").format(names=", ".join(part.name for _d, part in several)),
+            _("Start OSCAR from the boot menu of the PC's own disk, or choose the backup "
+              "folder (--store)."))
     if found is None:
         raise UsageError(_("This PC has no OSCAR partition."),
                          _("Prepare the disk with an OSCAR partition, or use a USB backup disk."))

@@ -26,12 +26,14 @@ from oscar.backups import checksums, clonezilla, manifest
 from oscar.core import safetext
 from oscar.core.errors import BackupInvalid, OscarError, StoreFull, StoreReadOnly, UsageError
 from oscar.core.i18n import _
+from oscar.disks.devices import human_size
 
 log = logging.getLogger("oscar.store")
 
 PARTIAL = ".oscar-partial-"
 OLD = ".oscar-old-"
 LOCK = ".oscar-lock-"
+DELETING = ".oscar-deleting-"
 NAME_RE = re.compile(r"[\w][\w.+@-]{0,99}")
 # Folders of an OSCAR partition that are not backups: the live system and GRUB's menu live in
 # boot/ (oscar install).
@@ -113,6 +115,8 @@ class Store:
     def recover(self) -> None:
         """Finish what a killed swap left: an old backup whose replacement never arrived."""
         try:
+            for gone in self.root.glob(DELETING + "*"):  # a deletion the PC did not finish
+                shutil.rmtree(gone, ignore_errors=True)
             for old in self.root.glob(OLD + "*"):
                 target = self.root / old.name[len(OLD):]
                 if target.exists():
@@ -177,6 +181,40 @@ class Store:
                 _("Backups there: {names}.").format(names=", ".join(names) or "-"))
         return self._entry(folder)
 
+    def delete(self, name: str) -> None:
+        """Remove the backup ``name``: first renamed out of the list in one step (it is either
+        listed whole or not at all, even if the PC stops midway), then its files removed. A
+        save of the same name running at that moment keeps it (its lock is taken here too)."""
+        self.check_writable()
+        folder = self.folder(name)
+        if folder.is_symlink() or not folder.is_dir():
+            self.get(name)  # says which backups there are
+            raise UsageError(_("'{name}' is not a backup folder.").format(name=name),
+                             _("Only backups listed by 'oscar list' can be deleted."))
+        lock_path = self.root / f"{LOCK}{name}"
+        gone = self.root / f"{DELETING}{name}"
+        try:
+            lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise store_error(exc, self.root) from exc
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UsageError(_("A save of '{name}' is running.").format(name=name),
+                                 _("Wait for it to finish.")) from exc
+            try:
+                os.rename(folder, gone)
+                fsync_dir(self.root)
+                shutil.rmtree(gone)
+            except OSError as exc:
+                raise store_error(exc, self.root) from exc
+            finally:
+                lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(lock_fd)
+        log.info("backup %s deleted from %s", name, self.root)
+
     @contextlib.contextmanager
     def writing(self, name: str, *, resume: bool = False) -> Iterator[PartialBackup]:
         """A partial backup folder; removed on any failure, published by ``publish``.
@@ -216,6 +254,16 @@ class Store:
             with contextlib.suppress(OSError):
                 os.unlink(lock_path)
             os.close(lock_fd)
+
+
+def deletion_text(entry: Entry) -> str:
+    """What is about to be deleted, for the question (the command line's and the menu's)."""
+    if entry.manifest is None:
+        return _("The backup '{name}' and all its files will be deleted.").format(name=entry.name)
+    return _("The backup '{name}' of {date} ({size}) and all its files will be deleted; it "
+             "cannot be restored any more.").format(
+        name=entry.name, date=entry.manifest.created[:16].replace("T", " "),
+        size=human_size(entry.manifest.stored_bytes))
 
 
 def _damage(exc: BackupInvalid) -> str:

@@ -33,10 +33,13 @@ class OscarError(Exception):
 
     exit_code: int = Exit.GENERIC
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, menu_hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # The hint in the menu, when the command line's names options the menu has not
+        # (--image, make image): what to do there instead.
+        self.menu_hint = menu_hint
 
     def __str__(self) -> str:
         return self.message

@@ -39,7 +39,7 @@ def about_duration(seconds: float) -> str:
     if seconds < 60:
         return _("less than a minute")
     minutes = round(seconds / 60)
-    if minutes < 90:
+    if minutes < 60:
         return ngettext("about {n} minute", "about {n} minutes", minutes).format(n=minutes)
     return _("about {hours} h {minutes}").format(hours=minutes // 60,
                                                  minutes=f"{minutes % 60:02d}")

@@ -86,6 +86,7 @@ class Disk:
     pttype: str | None = None  # "dos" or "gpt" (blkid's names), None when blank
     backing_file: str | None = None  # loop devices
     removable: bool = False
+    bus: str = ""  # "usb" (an external disk or key), "loop" (an image file), "" (inside the PC)
     partitions: list[Partition] = field(default_factory=list)
     holds_store: bool = False
     is_boot_medium: bool = False
@@ -93,6 +94,11 @@ class Disk:
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def external(self) -> bool:
+        """Plugged in from outside (USB), or an image file: what disque_usb may lay out."""
+        return self.bus in ("usb", "loop") or self.removable
 
     @property
     def identity(self) -> str:

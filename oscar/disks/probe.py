@@ -207,6 +207,16 @@ def natural_key(name: str) -> list[str | int]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
+def _bus(sysdir: Path, name: str) -> str:
+    """How the disk is attached: its sysfs device path goes through a USB controller."""
+    if name.startswith("loop"):
+        return "loop"
+    try:
+        return "usb" if "/usb" in str(sysdir.resolve()) else ""
+    except OSError:
+        return ""
+
+
 def disk_names() -> list[str]:
     names = []
     for entry in sorted(SYS_BLOCK.iterdir(), key=lambda e: natural_key(e.name)):
@@ -237,6 +247,7 @@ def probe_disk(name: str, *, store_paths: list[str] | None = None, with_usage: b
         wwn=_wwn(sysdir),
         backing_file=_read(sysdir / "loop" / "backing_file"),
         removable=_read(sysdir / "removable") == "1",
+        bus=_bus(sysdir, name),
     )
     info = blkid(path)
     disk.pttype = info.get("PTTYPE")

@@ -122,6 +122,11 @@ def peak_growth(new: list[int], old: list[int]) -> int:
     return max(peak, grown)
 
 
+def live_menu_hint() -> str:
+    return _("Start OSCAR from its USB key or CD: the menu copies the live system from the "
+             "medium it started from.")
+
+
 def find_live_source(explicit: Path | None) -> Path | None:
     candidates = [explicit] if explicit is not None else [Path(p) for p in LIVE_SOURCES]
     for folder in candidates:
@@ -418,14 +423,17 @@ class Installer:
             if find_live_source(None) is None:
                 raise OscarError(_("The OSCAR live system on the OSCAR partition is damaged "
                                    "(its checksums do not match)."),
-                                 _("Repair from the OSCAR USB key, or give --image."))
+                                 _("Repair from the OSCAR USB key, or give --image."),
+                                 menu_hint=_("Start OSCAR from its USB key and repair the boot "
+                                             "menu from there."))
         source = find_live_source(self.opts.image_dir)
         if source is None:
             if installed:
                 return None, False
             raise UsageError(_("The OSCAR live system (kernel, initrd, squashfs) was not "
                                "found."), _("Give its folder with --image (bootimage/out after "
-                                            "'make image'), or start OSCAR from its USB key."))
+                                            "'make image'), or start OSCAR from its USB key."),
+                             menu_hint=live_menu_hint())
         if installed and source.resolve() == target.resolve():
             return None, False  # running from this very partition
         sizes = [(source / n).stat().st_size for n in LIVE_FILES]

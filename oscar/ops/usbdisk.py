@@ -25,7 +25,7 @@ from oscar.engine import grubcfg, grubinstall, layout, ptable
 from oscar.engine.mount import mounted
 from oscar.ops import plan as planning
 from oscar.ops import safety
-from oscar.ops.bootinstall import LIVE_DIR, LIVE_FILES, copy_live, find_live_source
+from oscar.ops.bootinstall import LIVE_DIR, LIVE_FILES, copy_live, find_live_source, live_menu_hint
 from oscar.ops.prepare import FSTYPE_TOOLS, format_partition, write_table
 
 log = logging.getLogger("oscar.usbdisk")
@@ -62,6 +62,8 @@ def check_target(disk: Disk, allow_small: bool) -> None:
                 disk=disk.path, size=human_size(disk.size),
                 minimum=human_size(layout.USB_MIN_SIZE)),
             _("Use a disk of 500 GB or more (--allow-small lays out a smaller one anyway)."))
+    # Too small even for the layout's partitions: said now, before any other question.
+    layout.usb_plan(disk.size, layout.usb_label(disk.size))
 
 
 def plan_usbdisk(disk: Disk, label: str, parts: list[layout.PlannedPartition],
@@ -116,7 +118,8 @@ class UsbDiskInit:
         if source is None:
             raise UsageError(_("The OSCAR live system (kernel, initrd, squashfs) was not "
                                "found."), _("Give its folder with --image (bootimage/out after "
-                                            "'make image'), or start OSCAR from its USB key."))
+                                            "'make image'), or start OSCAR from its USB key."),
+                             menu_hint=live_menu_hint())
         self.live_source = source
         if opts.password_hash is None and not opts.no_password:
             raise UsageError(_("No password is set: anyone could start OSCAR or restaure from "

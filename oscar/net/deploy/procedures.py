@@ -65,3 +65,48 @@ def small_files(man: Manifest) -> list[str]:
     partition image (partition table files, swap descriptions)."""
     images = set(image_files(man))
     return [manifest.FILE, checksums.FILE, *(f for f in man.all_files if f not in images)]
+
+
+def erased(proc: Procedure) -> str:
+    """What the procedure erases on each client, said before anything is sent."""
+    if proc.whole_disk:
+        return _("On each client, the whole disk is replaced by a copy of the server's disk.")
+    if proc.with_table:
+        return _("On each client, the partition table is rewritten: every partition is "
+                 "erased, except the OSCAR partition.")
+    if proc.restore:
+        return _("On each client, the partitions of the backup are replaced; the other "
+                 "partitions and the OSCAR partition are kept.")
+    return _("Nothing is erased on the clients' systems: the backup is copied onto their "
+             "OSCAR partitions only.")
+
+
+def synopsis(proc: Procedure, display_name: str) -> str:
+    """Step by step, what happens on the server and on each client (the seed's synoptiques)."""
+    server = [_("The backup is checked (every checksum) before anything is sent.")]
+    if proc.whole_disk:
+        server.insert(0, _("The chosen disk of the server is saved first, as a backup."))
+    server.append(_("The server waits for the clients, then sends: once to all together "
+                    "(synchronous, multicast) or to each as it asks (asynchronous, HTTP)."))
+    client = [_("The client starts from the network (PXE) into OSCAR and checks that the "
+                "backup fits its disk; a client that does not fit is refused, untouched.")]
+    if proc.with_table:
+        client.append(_("It writes the server's partition table: every partition is erased, "
+                        "except its OSCAR partition."))
+    else:
+        client.append(_("It keeps its partition table: it must already match the server's."))
+    if proc.format_only:
+        client.append(_("It formats each partition, empty."))
+    elif proc.restore:
+        client.append(_("It writes the backup onto its partitions, then checks them."))
+    if proc.keep_copy:
+        client.append(_("It keeps a verified copy of the backup on its OSCAR partition: "
+                        "restaure works on it later, without the network."))
+    client.append(_("It restarts, shuts down or waits, as chosen; the server's report lists "
+                    "every client."))
+    lines = [_("Procedure {name}").format(name=display_name), "", erased(proc), "",
+             _("On the server:")]
+    lines += [f"  {n}. {step}" for n, step in enumerate(server, 1)]
+    lines += ["", _("On each client:")]
+    lines += [f"  {n}. {step}" for n, step in enumerate(client, 1)]
+    return "\n".join(lines)

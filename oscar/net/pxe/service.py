@@ -201,7 +201,8 @@ def prepare(opts: StartOptions, consent: ConsentCallback, folder: Path | None = 
     if live is None:
         raise UsageError(_("The OSCAR live system (vmlinuz, initrd.img, filesystem.squashfs) "
                            "was not found."), _("Give its folder with --live-dir, or build it: "
-                                                "make image"))
+                                                "make image"),
+                         menu_hint=bootinstall.live_menu_hint())
     if opts.store is not None and not Path(opts.store).is_dir():
         raise UsageError(_("The backup folder {path} does not exist.").format(path=opts.store),
                          _("Give the folder that holds the backups."))

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oscar.backups import store as store_mod
 from oscar.backups.store import Store, check_name
-from oscar.core.errors import UsageError
+from oscar.core.errors import Aborted, UsageError
 from oscar.core.i18n import _
 from oscar.core.progress import TerminalProgress
 from oscar.disks import probe
 from oscar.disks.devices import human_size
-from oscar.ui.cli import options
+from oscar.ui.cli import ask, options
 from oscar.ui.cli.ask import confirm
 from oscar.ui.cli.options import bounded_int, parse_parts
 
@@ -126,6 +127,29 @@ def cmd_list(args: argparse.Namespace) -> int:
                   f"[{parts}]  {human_size(m.stored_bytes)}  {state_label(e.state)}")
         else:
             print(f"{e.name:<24} {'':<16} {state_label(e.state)} {e.problem}")
+    return 0
+
+
+def add_delete(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("delete", help=_("delete a backup (to make room)"))
+    options.store(p)
+    options.name(p)
+    options.yes(p)
+    p.set_defaults(func=cmd_delete)
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = Store(args.store)
+    entry = store.get(args.name)
+    print(store_mod.deletion_text(entry))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise Aborted(_("Confirmation needed, and there is no terminal to ask."),
+                          _("Add --yes to confirm on the command line."))
+        if not ask.ask_yes_no(_("Delete it?")):
+            raise Aborted(_("Cancelled; nothing was deleted."))
+    store.delete(entry.name)
+    print(_("Backup '{name}' deleted from {root}.").format(name=entry.name, root=store.root))
     return 0
 
 

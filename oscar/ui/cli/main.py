@@ -20,10 +20,11 @@ log = logging.getLogger("oscar.cli")
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 VERBS: tuple[Register, ...] = (
-    disks.add_probe, backups.add_save, backups.add_list, backups.add_verify, backups.add_restore,
-    disks.add_prepare, bootmenu.add_install, bootmenu.add_grub, usbdisk.add_usbdisk,
-    backups.add_copy, remote.add_export, remote.add_import, deploy.add_deploy, pxe.add_pxe,
-    deploy.add_personalise, deploy.add_clients, menu.add_tui, bootmenu.add_password, lab.add_lab)
+    disks.add_probe, backups.add_save, backups.add_list, backups.add_delete, backups.add_verify,
+    backups.add_restore, disks.add_prepare, bootmenu.add_install, bootmenu.add_grub,
+    usbdisk.add_usbdisk, backups.add_copy, remote.add_export, remote.add_import,
+    deploy.add_deploy, pxe.add_pxe, deploy.add_personalise, deploy.add_clients, menu.add_tui,
+    bootmenu.add_password, lab.add_lab)
 INTERNAL_ERROR = Exit.INTERNAL_ERROR
 
 
@@ -31,7 +32,7 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger("oscar")
     root.setLevel(logging.DEBUG)
     handler = oplog.open_main_log()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root.addHandler(handler)
     console = logging.StreamHandler(sys.stderr)

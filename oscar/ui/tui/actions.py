@@ -7,14 +7,18 @@ import os
 from collections import deque
 from collections.abc import Callable
 
+import urwid
+
 from oscar.backups import oscarpart
 from oscar.core import run
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.engine import xsession
+from oscar.net.deploy import procedures
 from oscar.ui.tui import menus, widgets
 from oscar.ui.tui.app import Screen, log_path
 from oscar.ui.tui.context import Context
+from oscar.ui.tui.flows.delete import DeleteFlow
 from oscar.ui.tui.flows.deploy import DeployFlow
 from oscar.ui.tui.flows.grub import GrubFlow
 from oscar.ui.tui.flows.personalise import PersonaliseFlow
@@ -39,7 +43,9 @@ def open_menu(ctx: Context, menu_id: str, params: dict[str, object] | None = Non
         rows.append(widgets.MenuRow(item.label, item.summary,
                                     functools.partial(choose, ctx, item, merged), item.help))
     if menu_id == menus.ROOT_MENU:
-        ctx.app.push(Screen("OSCAR", widgets.menu_screen("", rows)))
+        # The first screen has nothing to go back to: its footer does not offer Esc.
+        ctx.app.push(Screen("OSCAR", widgets.menu_screen("", rows),
+                            keys=_("Arrows: move  Enter: choose  F1: help")))
     else:
         ctx.app.push(Screen(title or menu.title, widgets.menu_screen(menu.title, rows)))
 
@@ -81,39 +87,65 @@ def pxe(ctx: Context, item: menus.Item) -> None:
     PxeFlow(ctx).start()
 
 
+def delete_backup(ctx: Context, item: menus.Item) -> None:
+    DeleteFlow(ctx).start()
+
+
 def usb_disk(ctx: Context, item: menus.Item) -> None:
     UsbDiskFlow(ctx).start()
 
 
 def show_help(ctx: Context, item: menus.Item) -> None:
-    ctx.app.push(Screen(item.label, widgets.text_screen(item.help, [(_("Back"), ctx.app.pop)])))
+    text = item.help
+    name = item.params.get("procedure")
+    if isinstance(name, str):  # aide_*: the procedure's synopsis, step by step
+        text = item.help + "\n\n" + procedures.synopsis(procedures.get(name),
+                                                          item.label.removeprefix("aide_"))
+    ctx.app.push(Screen(item.label, widgets.text_screen(text, [(_("Back"), ctx.app.pop)])))
 
 
 def logs(ctx: Context, item: menus.Item) -> None:
+    """The end of OSCAR's log, wrapped: its warnings and errors first, then every line."""
     path = log_path()
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = list(deque(fh, maxlen=300))
+            lines = [line.rstrip("\n") for line in deque(fh, maxlen=LOG_LINES)]
     except OSError:
-        lines = [_("No log yet ({path}).").format(path=path)]
-    body = widgets.MenuList([widgets.Row("", line.rstrip("\n"), lambda: None, width=0)
-                             for line in lines] or [])
-    if lines:
-        body.set_focus(len(lines) - 1)
-    ctx.app.push(Screen(_("Logs"), body, help_text=path))
+        lines = []
+    if not lines:
+        ctx.app.message(_("Logs"), _("No log yet ({path}).").format(path=path))
+        return
+    problems = [line for line in lines if any(f" {level} " in line for level in PROBLEMS)]
+    texts: list[str] = []
+    if problems:
+        texts += [_("Warnings and errors (the newest last):"), *problems[-20:], ""]
+    texts += [_("The last {n} lines of {path}:").format(n=len(lines), path=path), *lines]
+    body = widgets.MenuList([_LogLine(text) for text in texts])
+    body.set_focus(len(texts) - 1 if not problems else 0)
+    ctx.app.push(Screen(_("Logs"), body, help_text=_(
+        "OSCAR's log: every command run, with its warnings and errors. Each backup also keeps "
+        "the log of its save and of every restore in its logs folder."),
+        keys=_("Arrows, PgUp, PgDn: scroll  Esc: back")))
+
+
+LOG_LINES = 300
+PROBLEMS = ("WARNING", "ERROR", "CRITICAL")
+
+
+class _LogLine(urwid.Text):  # type: ignore[misc]
+    """A wrapped line of the log that the cursor can rest on (to scroll)."""
+
+    def selectable(self) -> bool:
+        return True
+
+    def keypress(self, size: tuple[int, ...], key: str) -> str | None:
+        return key
 
 
 def shell(ctx: Context, item: menus.Item) -> None:
-    app = ctx.app
-    if app.loop is None:
-        return
-    app.loop.screen.stop()
-    try:
-        print(_("Type exit to come back to the OSCAR menu."))
-        run.interactive([os.environ.get("SHELL") or "/bin/bash"])
-    finally:
-        app.loop.screen.start()
-        app.redraw()
+    if ctx.app.hand_over([os.environ.get("SHELL") or "/bin/bash"],
+                         notice=_("Type exit to come back to the OSCAR menu.")):
+        ctx.app.redraw()
 
 
 def gparted(ctx: Context, item: menus.Item) -> None:
@@ -159,6 +191,7 @@ ACTIONS: dict[str, Action] = {
     "deploy": deploy,
     "pxe": pxe,
     "usb-disk": usb_disk,
+    "delete-backup": delete_backup,
     "personalise": personalise,
     "show-help": show_help,
     "logs": logs,

@@ -102,6 +102,7 @@ class App:
         self.stack: list[Screen] = []
         self.header = urwid.Text("")
         self.status = ""  # how the PC started (BIOS, UEFI, Secure Boot): on the main screen
+        self.place = ""  # this PC and where its backups are: on the main screen
         self.footer = urwid.Text("")
         self.body = urwid.WidgetPlaceholder(urwid.SolidFill(" "))
         self.frame = urwid.Frame(self.body, header=urwid.AttrMap(self.header, "header"),
@@ -184,7 +185,8 @@ class App:
             titles = titles[1:]
             titles[0] = "… > " + titles[0] if not titles[0].startswith("…") else titles[0]
         path = " > ".join(titles)
-        first = f" OSCAR  ({self.status})" if self.status else " OSCAR"
+        first = " OSCAR" + (f" — {self.place}" if self.place else "") + (
+            f"  ({self.status})" if self.status else "")
         self.header.set_text((f" OSCAR — {path}" if path else first)[:SIZE[0]])
         hints = screen.keys or _("Arrows: move  Enter: choose  Esc: back  F1: help")
         self.footer.set_text(" " + hints)
@@ -279,7 +281,8 @@ class App:
 
     def error(self, exc: BaseException, on_ok: Callable[[], None] | None = None) -> None:
         if isinstance(exc, OscarError):
-            text = exc.message + ("\n\n" + exc.hint if exc.hint else "")
+            hint = exc.menu_hint or exc.hint
+            text = exc.message + ("\n\n" + hint if hint else "")
         else:
             log.error("internal error", exc_info=exc)
             text = _("Internal error ({kind}): a defect of OSCAR. Nothing more was done; the "

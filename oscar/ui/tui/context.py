@@ -106,11 +106,14 @@ class Flow:
             return
         rows = []
         found = oscarpart.find(disks)
-        if found is not None:
-            part = found[1]
+        # Several OSCAR partitions and none that OSCAR started from: each is offered, never
+        # one guessed.
+        for _disk, part in [found] if found is not None else oscarpart.candidates(disks):
             rows.append(widgets.MenuRow(
-                _("This PC"), _("the OSCAR partition ({dev})").format(dev=part.name),
-                functools.partial(self._store_chosen, lambda: oscarpart.mount(part), then)))
+                _("This PC") if found is not None else f"OSCAR {part.name}",
+                _("the OSCAR partition ({dev})").format(dev=part.name),
+                functools.partial(self._store_chosen, functools.partial(oscarpart.mount, part),
+                                  then)))
         for usb in usbstore.find(disks):
             text = (_("{label} on the USB disk ({dev}): a PC's backups") if usb.role == "save"
                     else _("{label} on the USB disk ({dev}): the school's backups (NTFS)"))

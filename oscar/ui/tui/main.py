@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -9,14 +10,18 @@ from pathlib import Path
 
 import urwid
 
+from oscar.backups import oscarpart
 from oscar.core import config as configuration
-from oscar.core import platform, settings
+from oscar.core import platform, safetext, settings
 from oscar.core.i18n import _
-from oscar.engine import consolefont
+from oscar.disks import probe
+from oscar.engine import computername, consolefont
 from oscar.ui.tui import actions, mirror
 from oscar.ui.tui.app import App, Screen
 from oscar.ui.tui.context import Context
 from oscar.ui.tui.flows.restaure import RestaureFlow
+
+log = logging.getLogger("oscar.tui")
 
 
 def restaure_requested(cmdline: str) -> bool:
@@ -93,6 +98,26 @@ def own_console() -> str | None:
     return tty if re.fullmatch(r"/dev/tty[0-9]+", tty) else None
 
 
+def place_text(store: str | None) -> str:
+    """« PC salle-b12-pc07 — sauvegardes : partition OSCAR (sda4) »: the technician sees which
+    PC this is and where its backups are before choosing anything. Never fails the menu."""
+    try:
+        disks = probe.probe_all(with_usage=False)
+        found = oscarpart.find(disks)
+        name = computername.of_disk(found[0]) if found else None
+    except Exception as exc:  # noqa: BLE001 - a header is comfort, the menu must start
+        log.warning("the PC's name and backups not found for the header: %s", exc)
+        return ""
+    pc = _("PC {name}").format(name=safetext.shown(name)) if name else ""
+    if store:
+        where = _("backups: {path}").format(path=store)
+    elif found:
+        where = _("backups: OSCAR partition ({dev})").format(dev=found[1].name)
+    else:
+        where = _("no OSCAR partition")
+    return " — ".join(part for part in (pc, where) if part)
+
+
 def boot_mode_text(mode: platform.BootMode) -> str:
     """Which boot path this PC took: a technician checking Secure Boot sees it here."""
     return {platform.BootMode.BIOS: _("BIOS"),
@@ -113,6 +138,8 @@ def main(*, restaure: bool = False, store: str | None = None) -> int:
     if restaure:
         app.mirror = mirror.mirror_path()
     app.status = boot_mode_text(platform.boot_mode())
+    if not restaure:
+        app.place = place_text(store)
     try:
         build(app, restaure=restaure, store=store, backup=pinned_backup(cmdline))
     except Exception as exc:  # noqa: BLE001 - an error screen, never a traceback on the console

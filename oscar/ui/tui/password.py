@@ -14,8 +14,10 @@ from oscar.ui.tui.app import App, Screen
 MIN_PASSWORD = 4
 
 
-def ask(app: App, then: Callable[[], None]) -> None:
-    """Push the password screen; once a good password is saved, pop it and call ``then``."""
+def ask(app: App, then: Callable[[], None], *, persist: bool = True) -> None:
+    """Push the password screen; once a good password is saved, pop it and call ``then``.
+    ``persist=False``: kept in ``app.config`` only; the caller saves it once its work
+    succeeded (a disk that could not be laid out leaves no new password behind)."""
 
     def chosen(first: str, second: str) -> None:
         if len(first) < MIN_PASSWORD:
@@ -29,7 +31,8 @@ def ask(app: App, then: Callable[[], None]) -> None:
             return
         try:
             configuration.set_password(app.config, first)
-            configuration.save(app.config)
+            if persist:
+                configuration.save(app.config)
         except (OSError, OscarError) as exc:
             app.error(exc)
             return

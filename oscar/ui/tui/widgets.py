@@ -221,10 +221,9 @@ def text_screen(text: str, buttons: Sequence[tuple[str, Callback]] = (),
         row = button_row(buttons)
         row.focus_position = focus
         body += [urwid.Divider(), row]
-    listbox = urwid.ListBox(urwid.SimpleFocusListWalker(body))
-    if buttons:
-        listbox.set_focus(len(body) - 1)
-    return listbox
+    # The list puts its focus on the buttons when it first draws them (a long text starts at
+    # its top, scrollable, until they show).
+    return urwid.ListBox(urwid.SimpleFocusListWalker(body))
 
 
 def stop_question(question: str, stop_label: str, on_continue: Callback,

@@ -98,7 +98,12 @@ class DeployFlow(DiskChoice):
         self.app.push(Screen(_("Options"), widgets.form_screen(
             _("The room for {name} ({procedure}, {mode}):").format(
                 name=self.name, procedure=self.proc.name, mode=self.mode), fields,
-            self.confirm)))
+            self.confirm), help_text=_(
+            "Clients: how many PCs of the room take part; the server starts sending when they "
+            "are all there, or when the wait ends. Network card: the one wired to the room. "
+            "Afterwards: what each client does once written (restart, shut down, wait). "
+            "Clients file: the OSCAR_déploie file that gives each client its name, address "
+            "and licence key after the deployment (optional).")))
 
     def confirm(self, values: dict[str, str]) -> None:
         assert self.store is not None
@@ -129,6 +134,7 @@ class DeployFlow(DiskChoice):
             "{interface}. Start the clients (network boot) once the server waits.",
             clients).format(name=self.name, procedure=self.proc.name, mode=self.mode,
                                    n=clients, interface=values["interface"])
+        text += "\n\n" + procedures.erased(self.proc)
         self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
             text, _("The clients' disks will be written. Start?"),
             lambda: self.execute(opts, saver), self.app.pop)))

@@ -45,7 +45,11 @@ class PersonaliseFlow(DiskChoice):
                                 netinfo.own_mac(netinfo.interfaces(), guess=True) or "")]
         self.app.push(Screen(_("OSCAR_déploie"), widgets.form_screen(
             _("The room's clients file gives this PC its name, address, licence key and "
-              "domain or workgroup (docs/personalise.md):"), fields, self.plan)))
+              "domain or workgroup (docs/personalise.md):"), fields, self.plan), help_text=_(
+            "Clients file: the room's file, one line per PC (its MAC address, name, IP "
+            "address, licence key, domain or workgroup). MAC address: this PC's, which picks "
+            "its line; it is filled in when OSCAR can read it. Nothing is written before the "
+            "plan is shown and confirmed.")))
 
     def plan(self, values: dict[str, str]) -> None:
         assert self.disk is not None

@@ -109,7 +109,11 @@ class RestoreFlow(DiskChoice):
 
         widget, _boxes = widgets.checklist_screen(
             _("Partitions to restore onto {disk}:").format(disk=disk.path), rows, done)
-        self.app.push(Screen(_("Partitions"), widget))
+        self.app.push(Screen(_("Partitions"), widget, help_text=_(
+            "Check the partitions to restore (space toggles a box). Only the checked ones are "
+            "written; the others, and the partition holding the backups, are left as they "
+            "are. The partition table is written only if its box is checked: needed on a new "
+            "or different disk.")))
 
     def plan(self, numbers: list[int], with_table: bool, layout: str | None = None,
              resize_store: bool = False) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from oscar.core import config as configuration
 from oscar.core.errors import OscarError, TargetRefused
 from oscar.core.i18n import _
 from oscar.core.progress import NullProgress
@@ -21,17 +22,21 @@ class UsbDiskFlow(DiskChoice):
         super().__init__(ctx)
         self.disk: Disk | None = None
         self.allow_small = False
+        self.new_password = False
 
     def start(self) -> None:
         self.show_disks()
 
     def disk_screen(self) -> Screen:
-        disks = [d for d in self.ctx.disks() if not d.is_boot_medium]
+        # External disks only: the PC's own disks are never offered for this.
+        disks = [d for d in self.ctx.disks() if not d.is_boot_medium and d.external]
         rows = disk_rows(disks, self.choose_disk, _("Every partition of the chosen disk is "
                                                     "erased."))
-        return Screen(_("disque_usb"), widgets.menu_screen(
-            _("Which external disk becomes the OSCAR USB disk? Everything on it will be "
-              "erased."), rows, width=10), on_disks_changed=self.refresh_disks)
+        intro = (_("Which external disk becomes the OSCAR USB disk? Everything on it will be "
+                   "erased.") if rows else _("No external USB disk was found.") + " " +
+                 _("Plug one in: this list follows the disks plugged and unplugged."))
+        return Screen(_("disque_usb"), widgets.menu_screen(intro, rows, width=10),
+                      on_disks_changed=self.refresh_disks)
 
     def choose_disk(self, disk: Disk) -> None:
         self.disk = disk
@@ -58,7 +63,9 @@ class UsbDiskFlow(DiskChoice):
 
     def after_size(self) -> None:
         if self.app.config.password_hash is None:
-            password.ask(self.app, self.plan)
+            # Kept in memory until the disk is laid out: saved only on success.
+            self.new_password = True
+            password.ask(self.app, self.plan, persist=False)
             return
         self.plan()
 
@@ -69,12 +76,17 @@ class UsbDiskFlow(DiskChoice):
                 allow_small=self.allow_small, password_hash=self.app.config.password_hash),
                 NullProgress())
         except OscarError as exc:
+            self._forget_password()
             self.app.error(exc)
             return
         self.app.push(Screen(_("Confirm"), widgets.confirm_screen(
             init.plan.render(), _("Everything on {description} will be erased.").format(
                 description=usbdisk.describe(self.disk)),
-            lambda: self.execute(init), self.app.pop, typed=self.disk.name)))
+            lambda: self.execute(init), self.cancel, typed=self.disk.name)))
+
+    def cancel(self) -> None:
+        self._forget_password()
+        self.app.pop()
 
     def execute(self, init: usbdisk.UsbDiskInit) -> None:
         def work(progress: Any) -> Any:
@@ -85,8 +97,23 @@ class UsbDiskFlow(DiskChoice):
                           self.failed, _("Stop now? The disk will have to be laid out again."),
                           _("Stop laying out the disk"))
 
+    def failed(self, exc: BaseException) -> None:
+        self._forget_password()
+        super().failed(exc)
+
+    def _forget_password(self) -> None:
+        if self.new_password:
+            self.app.config.password_hash = None
+            self.new_password = False
+
     def done(self, _result: Any) -> None:
         assert self.disk is not None
+        if self.new_password:
+            try:
+                configuration.save(self.app.config)
+            except OSError as exc:
+                self.app.error(exc)
+            self.new_password = False
         self.app.back_to(self.depth)
         self.app.message(_("disque_usb"), _(
             "{disk} is an OSCAR USB disk. It starts OSCAR on BIOS and UEFI PCs; OSCAR-SAVE "
