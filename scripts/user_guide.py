@@ -129,9 +129,9 @@ TEXT = {
                     "MAC, IP, état, pourcentage, Mo/s) ; à la fin, un rapport (Markdown et JSON) "
                     "est écrit dans la sauvegarde, dossier logs/ :"),
         "tools": "## Outils",
-        "tools1": ("disque_usb et OSCAR_déploie arrivent dans les prochaines versions et le "
-                   "disent ; Préparer un disque, GRUB, Journaux, Shell, Redémarrer et Éteindre "
-                   "fonctionnent :"),
+        "tools1": ("Préparer un disque, gparted, disque_usb, OSCAR_déploie, GRUB, Supprimer une "
+                   "sauvegarde (quand le disque des sauvegardes est plein), Journaux, Shell, "
+                   "Redémarrer et Éteindre :"),
         "grub1": ("GRUB : le menu de démarrage du PC (ses systèmes, puis « OSCAR » et "
                   "« restaure » protégés par le mot de passe), sur un disque qui a une partition "
                   "OSCAR ; la première fois, le mot de passe est demandé deux fois, puis le plan "
@@ -166,6 +166,9 @@ TEXT = {
                    "fichiers créés depuis la sauvegarde sur ces partitions sont perdus : "
                    "rangez vos documents sur le réseau ou une clé."),
         "r_none": "S'il n'y a pas de sauvegarde, OSCAR le dit simplement :",
+        "r_progress": ("Une fois la restauration arrêtée, Entrée redémarre le PC sans rien "
+                       "restaurer ; « Restaurer maintenant » relance la restauration. Pendant la "
+                       "restauration, l'écran dit combien de temps il reste :"),
     },
     "en": {
         "title": "# OSCAR user guide (technicians)",
@@ -207,8 +210,8 @@ TEXT = {
                     "state, percent, MB/s); at the end a report (Markdown and JSON) is written "
                     "into the backup's logs/ folder:"),
         "tools": "## Tools (Outils)",
-        "tools1": ("disque_usb and OSCAR_déploie come in later versions and say so; "
-                   "Prepare a disk, GRUB, Logs, Shell, Reboot and Power off work:"),
+        "tools1": ("Prepare a disk, gparted, disque_usb, OSCAR_déploie, GRUB, Delete a backup "
+                   "(when the backup disk is full), Logs, Shell, Reboot and Power off:"),
         "grub1": ("GRUB: the PC's boot menu (its systems, then \"OSCAR\" and \"restaure\" "
                   "behind the password), on a disk with an OSCAR partition; the first time the "
                   "password is asked twice, then the plan is shown (see docs/boot-menu.md):"),
@@ -241,8 +244,15 @@ TEXT = {
                    "created on these partitions since the backup are lost: keep your documents "
                    "on the network or a USB key."),
         "r_none": "When there is no backup, OSCAR says so plainly:",
+        "r_progress": ("Once stopped, Enter restarts the PC without restoring anything; "
+                       "\"Restore now\" starts the restore again. While it restores, the "
+                       "screen says how long is left:"),
     },
 }
+
+
+def kiosk_title(lang: str) -> str:
+    return {"fr": "Restauration de ce PC", "en": "Restoring this PC"}[lang]
 
 
 def press_until(app: App, label: str) -> None:
@@ -274,13 +284,14 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
     app.press("end", "enter")
     out += [t["save4"], "", capture(app)]
     state = widgets.ProgressState(
-        title=app.current.title, label="partition 1 (ntfs)", fraction=0.42, rate="61.3 MB/s",
-        elapsed="0:04:31", remaining="0:06:14")
+        title=app.current.title, label="partition 1 (ntfs)", fraction=0.42, step_fraction=0.6,
+        rate={"fr": "61,3 Mo/s", "en": "61.3 MB/s"}[lang], elapsed="0:04:31",
+        remaining_seconds=374)
     state.title = {"fr": "Sauvegarde de /dev/sda", "en": "Saving /dev/sda"}[lang]
     state.step = {"fr": "Étape 2/5 : Sauvegarder la partition 1 (ntfs, Windows) avec ntfsclone",
                   "en": "Step 2/5: Save partition 1 (ntfs, Windows) with ntfsclone"}[lang]
     app.push(Screen(state.title, widgets.ProgressView(state),
-                    keys={"fr": "Échap : annuler", "en": "Esc: cancel"}[lang]))
+                    keys={"fr": "Échap : arrêter", "en": "Esc: stop"}[lang]))
     out += [t["save5"], "", capture(app)]
     app.back_to(1)
     app.message(app.stack[0].title, {"fr": "Sauvegarde complète et vérifiée : ",
@@ -328,7 +339,7 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
         label={"fr": "clients terminés", "en": "clients done"}[lang],
         fraction=0.25, elapsed="0:03:12", table=render_table(room.snapshot(), phase))
     app.push(Screen(state.title, widgets.ProgressView(state),
-                    keys={"fr": "Échap : annuler", "en": "Esc: cancel"}[lang]))
+                    keys={"fr": "Échap : arrêter", "en": "Esc: stop"}[lang]))
     out += [t["deploy5"], "", capture(app)]
     app.back_to(1)
 
@@ -359,13 +370,25 @@ def guide(lang: str, store: Path) -> tuple[str, str]:
 
     out += [t["password"], "", t["password1"], ""]
     locked = App(headless=True)
-    ask_password(locked, config.hash_password("example"), lambda: None)
+    ask_password(locked, config.Config(password_hash=config.hash_password("example")),
+                 lambda: None)
     out.append(capture(locked))
 
     teachers = [t["r_title"], "", t["r_intro"], "", t["r_steps"], ""]
+    # Each restaure below is its own "PC": its own session lock.
+    os.environ["OSCAR_LOCK_DIR"] = str(store.parent / f"locks-{lang}-1")
     kiosk = App(config.Config(reboot_command=["true"]), headless=True)
-    RestaureFlow(kiosk, str(store), machine()).start()
-    teachers += [capture(kiosk), t["r_stop"], "", t["r_done"], "", t["r_none"], ""]
+    flow = RestaureFlow(kiosk, str(store), machine())
+    flow.start()
+    teachers += [capture(kiosk), t["r_stop"], ""]
+    kiosk.press(" ")
+    teachers += [capture(kiosk), t["r_progress"], ""]
+    state = widgets.ProgressState(title=kiosk_title(lang), fraction=0.44, plain=True,
+                                  remaining_seconds=372)
+    kiosk.push(Screen(kiosk_title(lang), widgets.ProgressView(state),
+                      keys={"fr": "Échap : arrêter", "en": "Esc: stop"}[lang]))
+    teachers += [capture(kiosk), t["r_done"], "", t["r_none"], ""]
+    os.environ["OSCAR_LOCK_DIR"] = str(store.parent / f"locks-{lang}-2")
     empty = store.parent / "empty"
     empty.mkdir(exist_ok=True)
     nothing = App(config.Config(reboot_command=["true"]), headless=True)

@@ -322,6 +322,9 @@ def test_grub_through_the_menu_asks_a_password_then_installs(
             app.press("enter")  # OK
             type_passwords(app, "ecole42", "ecole42")
             text = app.screen_text()
+            assert "clavier français (AZERTY)" in " ".join(text.split()), text  # said when set
+            app.press("enter")  # OK
+            text = app.screen_text()
             assert "Écrire le menu de démarrage : Windows 10 Education | Debian" in text, text
             assert "Le PC affichera ce menu à son prochain démarrage" in text
             app.press("enter")  # Confirmer
@@ -329,7 +332,9 @@ def test_grub_through_the_menu_asks_a_password_then_installs(
             text = app.screen_text()
             assert "Le menu de démarrage" in text and "est prêt" in text, text
             saved = config.load()
-            assert saved.password_hash and config.check_password("ecole42", saved.password_hash)
+            assert saved.password_hash and config.password_matches(saved, "ecole42")
+            # what GRUB receives from the AZERTY keys of "ecole42" (4 and 2 are shifted)
+            assert config.check_password("ecole$@", saved.password_hash)
             assert files_containing(tmp_path, b"ecole42") == []
             menu = (lab.store / "boot/grub/grub.cfg").read_text()
             assert saved.password_hash in menu and "--id windows-1 --unrestricted" in menu

@@ -63,6 +63,7 @@ def choose(app: App, label: str) -> None:
 
 def press_button(app: App, label: str) -> None:
     """In the focused row of buttons, move right to ``label`` with the arrows, then Enter."""
+    app.screen_text()  # drawn once, as a terminal would before any key: the focus is set
     row = getattr(app.current.widget.focus, "original_widget", app.current.widget.focus)
     assert isinstance(row, urwid.GridFlow), row
     names = [str(cell.original_widget.label) for cell, _options in row.contents]
@@ -101,7 +102,7 @@ def save_through_menu(app: App, lab: LabDisks, name: str) -> None:
     choose(app, "Continuer")
     text = app.screen_text()
     assert "(X) auto" in text and "(X) zstd" in text
-    assert "Nom de la sauvegarde: " in text and "-PC-MODELE" in text  # the computer's name
+    assert "Nom de la sauvegarde : " in text and "-PC-MODELE" in text  # the computer's name
     set_name(app, name)
     choose(app, "Continuer")
     text = app.screen_text()
@@ -266,7 +267,7 @@ def test_end_to_end_in_tmux_save_virus_restore(lab: LabDisks, tmp_path: Path) ->
         tmux.wait_for("Nom de la sauvegarde")
         tmux.keys("End", "Up", "End", *["BSpace"] * 40)  # Continue, then the name field
         tmux.type("salle-b12")  # letters go into the field, not to the menu
-        tmux.wait_for("Nom de la sauvegarde: salle-b12")
+        tmux.wait_for("Nom de la sauvegarde : salle-b12")
         tmux.keys("Down", "Enter")
         tmux.wait_for("Lancer la sauvegarde ?")
         tmux.keys("Enter")
@@ -475,7 +476,7 @@ def test_end_to_end_in_tmux_shell_and_back(lab: LabDisks, tmp_path: Path) -> Non
                 {**tui_env(tmp_path), "SHELL": "/bin/sh", "PS1": "oscar-shell$ "})
     try:
         tmux.wait_for("Sauvegarde", timeout=20)
-        tmux.keys("o", "Enter", "s", "Enter")  # Outils > Shell
+        tmux.keys("o", "Enter", "s", "s", "Enter")  # Outils > (Supprimer…,) Shell
         tmux.wait_for("Tapez exit pour revenir au menu OSCAR.")
         tmux.type("echo hello-$((6*7))\n")
         tmux.wait_for("hello-42")
@@ -505,7 +506,7 @@ def test_restore_onto_a_bigger_disk_asks_how_to_lay_it_out(lab: LabDisks, blank_
     choose(app, "La dernière grandit")
     text = app.screen_text()
     # the plan's new layout, partition by partition (its first lines scroll above the question)
-    assert "partition 2 (ext4, Linux) : 213.9 MB -> " in text, text
+    assert "partition 2 (ext4, Linux) : 213,9\u00a0Mo -> " in text, text  # French units
     assert "partition 1 (ntfs, Windows) : " not in text  # kept at its size: not a change
     screen = app.current.widget
     screen.set_focus(3)

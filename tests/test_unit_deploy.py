@@ -172,7 +172,7 @@ def test_the_french_report_speaks_french(monkeypatch: pytest.MonkeyPatch) -> Non
                           room.snapshot()).to_markdown()
         assert "| terminé |" in markdown and "| refusé |" in markdown, markdown
         assert "| done |" not in markdown and "| refused |" not in markdown
-        assert "2 — 1: interrompu pendant écriture" in markdown, markdown
+        assert "2 — 1 : interrompu pendant écriture" in markdown, markdown
         assert render_table(room.snapshot()).count("terminé") == 1
     finally:
         monkeypatch.setenv("OSCAR_LANG", "en")

@@ -122,3 +122,49 @@ def test_plural_forms_follow_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
     catalog = i18n.PoTranslations(PO.read_text(encoding="utf-8"))
     assert catalog.ngettext("{n} refused", "{n} refused", 2) == "{n} refusés"
     assert catalog.ngettext("{n} refused", "{n} refused", 1) == "{n} refusé"
+
+
+# French typography: a space (non-breaking or not) before « : ; ? ! », French units, no English
+# word left in a French sentence. What is code stays as it is: placeholders, quoted commands,
+# options, paths, URLs, times.
+ENGLISH_WORDS = ("the", "and", "with", "none", "not", "is", "are", "this", "from", "into",
+                 "yes", "no", "error", "warning", "disk", "backup", "file", "files", "found",
+                 "failed", "missing", "partition table", "such", "directory", "please")
+FRENCH_UNITS = re.compile(r"\d\s?(GB|MB|KB|TB|GiB|MiB)\b")
+CODE = re.compile(r"'[^']*'|«[^»]*»|`[^`]*`|\{[^}]*\}|--?[\w-]+|\S+://\S+|[\w./-]*/[\w./-]+|"
+                  r"\b[A-Z]:(\\\S*)?|\d+:\d+|\[[^\]]*\]|\([^)]*\b(fr|en)\b[^)]*\)|"
+                  r"\b(mac|hostname|ip|prefix|gateway|dns|domain|workgroup|key|clients):")
+
+
+def french_texts() -> list[tuple[str, str]]:
+    catalog = i18n.parse_po(PO.read_text(encoding="utf-8"))
+    return [(msgid, text) for msgid, text in catalog.items() if text]
+
+
+def prose(text: str) -> str:
+    return CODE.sub(" ", text)
+
+
+def typography_problems(text: str) -> list[str]:
+    """What is wrong with a French message: a glued « : ; ? ! », an English unit or word."""
+    words = prose(text)
+    found = [f"no space before {m.group(2)!r}" for m in re.finditer(r"(\S)([:;?!])(?=\s|$)", words)]
+    found += [f"unit {m.group(1)}" for m in FRENCH_UNITS.finditer(text)]
+    found += [f"English {w!r}" for w in ENGLISH_WORDS
+              if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", words, re.I)]
+    return found
+
+
+def test_the_typography_check_catches_what_it_is_for() -> None:
+    assert typography_problems("Nom de la sauvegarde: x") == ["no space before ':'"]
+    assert typography_problems("Lancer la sauvegarde?") == ["no space before '?'"]
+    assert typography_problems("il faut 2.1 GB") == ["unit GB"]
+    assert typography_problems("Sauvegardes : none") == ["English 'none'"]
+    assert typography_problems("No such file or directory") != []
+    assert typography_problems("Lancez « oscar save --yes » : c'est fait ; 12:30 ?") == []
+
+
+def test_every_french_message_reads_as_french() -> None:
+    bad = [(msgid[:60], problems) for msgid, text in french_texts()
+           if (problems := typography_problems(text))]
+    assert not bad, "\n".join(f"{m!r}: {p}" for m, p in bad)

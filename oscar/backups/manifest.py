@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from oscar.core import safetext
-from oscar.core.errors import BackupInvalid
+from oscar.core.errors import BackupInvalid, os_reason
 from oscar.core.i18n import _
 
 FILE = "oscar-manifest.json"
@@ -134,7 +134,7 @@ def load(folder: Path) -> Manifest:
         raise damaged(folder, exc) from exc
     except OSError as exc:
         raise BackupInvalid(_("The manifest of {folder} cannot be read: {why}").format(
-            folder=folder, why=exc.strerror), _("Check the backup disk.")) from exc
+            folder=folder, why=os_reason(exc)), _("Check the backup disk.")) from exc
 
 
 class ManifestDamaged(BackupInvalid):

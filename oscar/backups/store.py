@@ -24,7 +24,7 @@ from pathlib import Path
 
 from oscar.backups import checksums, clonezilla, manifest
 from oscar.core import safetext
-from oscar.core.errors import BackupInvalid, OscarError, StoreFull, StoreReadOnly, UsageError
+from oscar.core.errors import BackupInvalid, OscarError, StoreFull, StoreReadOnly, UsageError, os_reason
 from oscar.core.i18n import _
 from oscar.disks.devices import human_size
 
@@ -134,7 +134,7 @@ class Store:
             children = sorted(self.root.iterdir())
         except OSError as exc:
             raise OscarError(_("Cannot read the backup folder {root}: {why}").format(
-                root=self.root, why=exc.strerror), _("Check the backup disk.")) from exc
+                root=self.root, why=os_reason(exc)), _("Check the backup disk.")) from exc
         for child in children:
             if not child.is_dir():
                 continue
@@ -167,7 +167,7 @@ class Store:
             except BackupInvalid as exc:
                 return Entry(child.name, child, "damaged", problem=_damage(exc))
             except OSError as exc:
-                return Entry(child.name, child, "damaged", problem=str(exc.strerror))
+                return Entry(child.name, child, "damaged", problem=os_reason(exc))
             return Entry(child.name, child, "clonezilla")
         return Entry(child.name, child, "damaged", problem=_("not a backup"))
 
@@ -283,7 +283,7 @@ def store_error(exc: OSError, root: Path) -> OscarError:
                            "The older backups are intact."))
     if exc.errno == errno.EROFS:
         return read_only(root)
-    return OscarError(_("Cannot write in {root}: {why}").format(root=root, why=exc.strerror),
+    return OscarError(_("Cannot write in {root}: {why}").format(root=root, why=os_reason(exc)),
                       _("Check the backup disk."))
 
 

@@ -5,7 +5,10 @@ The engine raises these; only the CLI turns them into exit codes and only the TU
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
+
+from oscar.core.i18n import _
 
 
 class Exit(IntEnum):
@@ -118,3 +121,32 @@ class StoreReadOnly(OscarError):
     """The disk that holds the backups is mounted read-only: nothing can be written there."""
 
     exit_code: int = Exit.STORE_READ_ONLY
+
+
+def os_reason(exc: OSError) -> str:
+    """The system's reason in the person's language (Python gives the C library's English:
+    "No such file or directory" on a French screen)."""
+    reasons = {
+        errno.ENOENT: _("no such file or folder"),
+        errno.EACCES: _("permission denied"),
+        errno.EPERM: _("operation not permitted"),
+        errno.ENOSPC: _("no space left on the disk"),
+        errno.EROFS: _("the disk is read-only"),
+        errno.EIO: _("input/output error (the disk may be failing)"),
+        errno.ENOTDIR: _("not a folder"),
+        errno.EISDIR: _("is a folder"),
+        errno.EEXIST: _("already exists"),
+        errno.EBUSY: _("in use"),
+        errno.ENODEV: _("no such device"),
+        errno.ENXIO: _("no such device"),
+        errno.ENOTEMPTY: _("the folder is not empty"),
+        errno.EDQUOT: _("disk quota exceeded"),
+        errno.ECONNREFUSED: _("connection refused"),
+        errno.ETIMEDOUT: _("timed out"),
+        errno.EHOSTUNREACH: _("host unreachable"),
+        errno.ENETUNREACH: _("network unreachable"),
+        errno.EADDRINUSE: _("address already in use"),
+    }
+    if exc.errno in reasons:
+        return reasons[exc.errno]
+    return exc.strerror or type(exc).__name__

@@ -131,6 +131,16 @@ def _(message: str) -> str:
     return translations().gettext(message)
 
 
+def decimal(number: str) -> str:
+    """A number as the language writes it: 2,1 in French, 2.1 in English."""
+    return number.replace(".", ",") if wanted_language() == "fr" else number
+
+
+def unit_space() -> str:
+    """Between a number and its unit: French never breaks a line there (2,1 Go)."""
+    return "\u00a0" if wanted_language() == "fr" else " "
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The message for a count: "{n} client" / "{n} clients", each language with its rule."""
     return translations().ngettext(singular, plural, n)

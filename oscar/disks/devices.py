@@ -9,6 +9,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from oscar.core.i18n import _, decimal, unit_space
+
 BITLOCKER = "BitLocker"  # blkid's TYPE for a BitLocker volume
 # Filesystems whose contents OSCAR knows how to image (anything else: raw image, on request).
 KNOWN_FS = ("ntfs", "ext2", "ext3", "ext4", "vfat", "xfs", "btrfs", "exfat")
@@ -159,8 +161,10 @@ def human_size(n: int | None) -> str:
     if n is None:
         return "?"
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    units = (_("B"), _("KB"), _("MB"), _("GB"), _("TB"))  # French: o, ko, Mo, Go, To
+    index = 0
+    while abs(value) >= 1000 and index < len(units) - 1:
         value /= 1000
-    return f"{value:.1f} TB"
+        index += 1
+    number = f"{value:.0f}" if index == 0 else decimal(f"{value:.1f}")
+    return f"{number}{unit_space()}{units[index]}"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oscar.core import run
-from oscar.core.errors import CommandFailed, UsageError
+from oscar.core.errors import CommandFailed, UsageError, os_reason
 from oscar.core.i18n import _
 from oscar.disks.devices import BitLocker
 
@@ -124,7 +124,7 @@ def keys_from_file(path: Path) -> list[Key]:
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(_("The key file {file} cannot be read: {why}").format(
-            file=path, why=exc.strerror), _("Check the path.")) from exc
+            file=path, why=os_reason(exc)), _("Check the path.")) from exc
     text = _text_of(data)
     if text is None:
         if not is_bek(data):

@@ -45,17 +45,17 @@ class Report:
         title, session, started, ended = _("Deployment"), _("session"), _("started"), _("ended")
         done, personalised = _("clients done"), _("personalised")
         lines = [f"# {title} {self.backup} — {self.procedure} ({self.mode})", "",
-                 f"- {session}: {self.session}",
-                 f"- {started}: {self.started}", f"- {ended}: {self.ended}",
-                 f"- {done}: {self.succeeded}/{len(self.clients)}"]
+                 "- " + labelled(session, self.session),
+                 "- " + labelled(started, self.started), "- " + labelled(ended, self.ended),
+                 "- " + labelled(done, f"{self.succeeded}/{len(self.clients)}")]
         if self.personalising:
             named = [c for c in self.clients if c.personalised and c.personalised != NO_LINE]
             missing = [c.mac for c in self.clients if c.personalised == NO_LINE]
             no_line = _("no line in the clients file")
-            lines.append(f"- {personalised}: {len(named)}/{len(self.clients)}")
-            lines.append(f"- {no_line}: {', '.join(missing) or '-'}")
+            lines.append("- " + labelled(personalised, f"{len(named)}/{len(self.clients)}"))
+            lines.append("- " + labelled(no_line, ", ".join(missing) or "-"))
         lines += ["", "| MAC | IP | " + " | ".join([
-                      _("result"), _("mode"), _("duration"), "MB/s", _("attempts"),
+                      _("result"), _("mode"), _("duration"), _("MB/s"), _("attempts"),
                       _("personalised"), _("error")]) + " |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for c in self.clients:
@@ -77,7 +77,8 @@ def attempts_label(c: Client) -> str:
         else:
             what = state_label(attempt.get("result", ""))
         error = attempt.get("error", "").replace("|", "/").replace("\n", " ")
-        earlier.append(f"{number}: {what}" + (f" ({error[:60]})" if error else ""))
+        earlier.append(_("{number}: {what}").format(number=number, what=what)
+                       + (f" ({error[:60]})" if error else ""))
     return f"{c.attempts}" + (f" — {'; '.join(earlier)}" if earlier else "")
 
 
@@ -94,6 +95,11 @@ def _client_json(c: Client) -> dict[str, Any]:
             "earlier": c.history, "error": c.error,
             "personalised": None if c.personalised in ("", NO_LINE) else c.personalised,
             "no_line": c.personalised == NO_LINE}
+
+
+def labelled(label: str, value: str) -> str:
+    """« label : valeur » in French, "label: value" in English."""
+    return _("{label}: {value}").format(label=label, value=value)
 
 
 def state_label(state: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from oscar.backups import checksums, manifest
 from oscar.backups.store import Store, fsync_dir
 from oscar.core import cancel, run, tools
-from oscar.core.errors import OscarError, TargetRefused, UsageError
+from oscar.core.errors import OscarError, TargetRefused, UsageError, os_reason
 from oscar.core.i18n import _, ngettext
 from oscar.core.progress import Progress
 from oscar.engine import lighttpd, netinfo, udpcast
@@ -188,7 +188,7 @@ class Sender:
                                         self.header, self._choose_mode, self._left_out)
             except OSError as exc:
                 raise OscarError(_("Cannot listen on {address}:{port}: {why}").format(
-                    address=self.address, port=self.opts.control_port, why=exc.strerror),
+                    address=self.address, port=self.opts.control_port, why=os_reason(exc)),
                     _("Another deployment may be running on this PC.")) from exc
             control.start()
             running.callback(control.stop)

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from oscar.core import safetext
-from oscar.core.errors import UsageError
+from oscar.core.errors import UsageError, os_reason
 from oscar.core.i18n import _, ngettext
 
 FIELDS = ("mac", "hostname", "ip", "prefix", "gateway", "dns", "product_key", "domain", "ou",
@@ -403,7 +403,7 @@ def read_text(path: Path) -> tuple[str, list[str]]:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(_("The clients file {path} cannot be read: {why}").format(
-            path=path, why=exc.strerror), _("Give the room's clients file (YAML or CSV).")) \
+            path=path, why=os_reason(exc)), _("Give the room's clients file (YAML or CSV).")) \
             from exc
     if len(raw) > MAX_FILE_BYTES:
         raise UsageError(_("The clients file {path} is larger than {size}.").format(

@@ -21,8 +21,8 @@ import urwid
 
 from oscar.core import cancel, oplog, run
 from oscar.core.config import Config
-from oscar.core.errors import OscarError
-from oscar.core.i18n import _
+from oscar.core.errors import OscarError, os_reason
+from oscar.core.i18n import _, decimal
 from oscar.core.progress import format_duration
 from oscar.disks.hotplug import BlockEvents
 from oscar.ui.tui import widgets
@@ -79,7 +79,7 @@ class UiProgress:
         step_elapsed = now - self.step_began
         if self.total and step_elapsed > 0.5 and fraction > 0:
             self.state.rate = _("{rate} MB/s").format(
-                rate=f"{fraction * self.total / step_elapsed / 1e6:.1f}")
+                rate=decimal(f"{fraction * self.total / step_elapsed / 1e6:.1f}"))
         if overall >= 1:
             self.state.remaining_seconds = 0.0
         elif overall > 0.02 and elapsed > 3:
@@ -283,6 +283,10 @@ class App:
         if isinstance(exc, OscarError):
             hint = exc.menu_hint or exc.hint
             text = exc.message + ("\n\n" + hint if hint else "")
+        elif isinstance(exc, OSError):  # the system refused (a file, a disk): said plainly
+            log.warning("system error: %s", exc)
+            text = _("The system refused: {why}{where}.").format(
+                why=os_reason(exc), where=f" ({exc.filename})" if exc.filename else "")
         else:
             log.error("internal error", exc_info=exc)
             text = _("Internal error ({kind}): a defect of OSCAR. Nothing more was done; the "

@@ -183,7 +183,7 @@ def form_screen(intro: str, fields: Sequence[Field],
 
             getters[field_.key] = chosen
         else:
-            edit = urwid.Edit(f"{field_.label}: ", field_.value)
+            edit = urwid.Edit(_("{label}: ").format(label=field_.label), field_.value)
             body.append(urwid.AttrMap(edit, "body", "focus"))
             getters[field_.key] = edit.get_edit_text
         body.append(urwid.Divider())
