@@ -175,6 +175,12 @@ def step_configure(b: Build) -> None:
     (r / "root/.bash_profile").write_text(
         "# The OSCAR menu on the console and on the serial line (see /usr/local/sbin/oscar-start)\n"
         'case "$(tty)" in /dev/tty1|/dev/ttyS0) exec /usr/local/sbin/oscar-start ;; esac\n')
+    # The live medium holds the squashfs the running system is read from: it cannot be
+    # unmounted at shutdown, and systemd printed "[FAILED] Failed unmounting run-live-medium"
+    # on the teacher's screen at every restart. Outside the shutdown's unmounting, as / is.
+    medium = r / "etc/systemd/system/run-live-medium.mount.d"
+    medium.mkdir(parents=True, exist_ok=True)
+    (medium / "oscar.conf").write_text("[Unit]\nDefaultDependencies=no\n")
     (r / "etc/initramfs-tools/conf.d/oscar").write_text("COMPRESS=zstd\n")
     # lighttpd is started by `oscar deploy send` with its own configuration, only while a
     # deployment runs: Debian's service (port 80 on every interface) must never start.

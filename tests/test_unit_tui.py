@@ -511,3 +511,28 @@ def test_the_oscar_partition_is_the_one_oscar_started_from_never_a_guess() -> No
     assert oscarpart.find([first], "boot=live oscar=menu") is not None  # the only one
     with pytest.raises(UsageError, match="several OSCAR partitions"):
         oscarpart.require([first, second])
+
+
+def test_deleting_a_backup_is_all_or_nothing_and_spares_what_restaure_uses(
+        tmp_path: Path) -> None:
+    from oscar.backups.store import DELETING, Store
+    store_root = tmp_path / "store"
+    for name in ("old", "pinned"):
+        (store_root / name / "logs").mkdir(parents=True)
+        (store_root / name / "manifest.json").write_text("{}")
+    store = Store(store_root)
+    (store_root / "boot/grub").mkdir(parents=True)
+    (store_root / "boot/grub/grub.cfg").write_text(
+        "linux /live/vmlinuz boot=live oscar=restaure oscar.backup=pinned\n")
+    with pytest.raises(UsageError, match="restaure"):
+        store.delete("pinned")
+    assert (store_root / "pinned/manifest.json").exists()
+    with pytest.raises(UsageError):
+        store.delete("../store")  # a name, never a path
+    with pytest.raises(UsageError, match="No backup named"):
+        store.delete("absent")
+    (store_root / f"{DELETING}older").mkdir()  # a deletion the PC did not finish
+    store.delete("old")
+    assert not (store_root / "old").exists()
+    store.recover()
+    assert sorted(p.name for p in store_root.iterdir()) == ["boot", "pinned"]

@@ -328,6 +328,7 @@ def test_restaure_entry_restores_the_pc_and_restarts_it(iso: Path, tmp_path: Pat
         text = vm.text()
         assert "Le PC a été restauré" in text, text[-2000:]
         assert "autre écran" not in text
+        assert "Failed unmounting" not in text, text[-2000:]  # a clean restart on screen
     finally:
         vm.close()
 

@@ -191,29 +191,31 @@ class Store:
             self.get(name)  # says which backups there are
             raise UsageError(_("'{name}' is not a backup folder.").format(name=name),
                              _("Only backups listed by 'oscar list' can be deleted."))
-        lock_path = self.root / f"{LOCK}{name}"
+        if self.pinned_for_restaure(name):
+            raise UsageError(
+                _("restaure in this PC's boot menu uses the backup '{name}': deleting it would "
+                  "leave the PC without a backup to restore.").format(name=name),
+                _("First repair the boot menu for another backup (Tools → GRUB, or 'oscar grub "
+                  "--repair --backup OTHER', or --backup '' for the newest), then delete it."))
         gone = self.root / f"{DELETING}{name}"
-        try:
-            lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-        except OSError as exc:
-            raise store_error(exc, self.root) from exc
-        try:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise UsageError(_("A save of '{name}' is running.").format(name=name),
-                                 _("Wait for it to finish.")) from exc
+        with self._name_locked(name):
             try:
                 os.rename(folder, gone)
                 fsync_dir(self.root)
                 shutil.rmtree(gone)
             except OSError as exc:
                 raise store_error(exc, self.root) from exc
-            finally:
-                lock_path.unlink(missing_ok=True)
-        finally:
-            os.close(lock_fd)
         log.info("backup %s deleted from %s", name, self.root)
+
+    def pinned_for_restaure(self, name: str) -> bool:
+        """The boot menu on this OSCAR partition names ``name`` for restaure (oscar install
+        --backup): its kernel line carries oscar.backup=NAME."""
+        menu = self.root / "boot" / "grub" / "grub.cfg"
+        try:
+            text = menu.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+        except OSError:
+            return False
+        return any(word.strip("'\"") == f"oscar.backup={name}" for word in text.split())
 
     @contextlib.contextmanager
     def writing(self, name: str, *, resume: bool = False) -> Iterator[PartialBackup]:
@@ -224,17 +226,7 @@ class Store:
         self.check_writable()
         check_name(name)
         self.recover()
-        lock_path = self.root / f"{LOCK}{name}"
-        try:
-            lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-        except OSError as exc:
-            raise store_error(exc, self.root) from exc
-        try:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise UsageError(_("Another save of '{name}' is running.").format(name=name),
-                                 _("Wait for it to finish.")) from exc
+        with self._name_locked(name):
             partial = self.root / f"{PARTIAL}{name}"
             if partial.exists() and not resume:
                 log.info("removing %s left by an interrupted save", partial)
@@ -250,9 +242,27 @@ class Store:
                 # after publish, the partial name holds nothing or the previous backup
                 if partial.exists() and (backup.published or not resume):
                     shutil.rmtree(partial, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _name_locked(self, name: str) -> Iterator[None]:
+        """One save (or deletion) of a backup name at a time, across processes."""
+        lock_path = self.root / f"{LOCK}{name}"
+        try:
+            lock_fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise store_error(exc, self.root) from exc
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UsageError(_("Another save of '{name}' is running.").format(name=name),
+                                 _("Wait for it to finish.")) from exc
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path)  # only by the holder of the lock
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(lock_path)
             os.close(lock_fd)
 
 
