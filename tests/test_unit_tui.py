@@ -3,6 +3,7 @@ subiquity tests its views), the menu files, the password and cancellation."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -282,10 +283,26 @@ def test_logs_screen_shows_the_end_of_the_log(tmp_path: Path, monkeypatch: pytes
     log_file = tmp_path / "oscar.log"
     log_file.write_text("".join(f"2026-11-27 line {n}\n" for n in range(1000)))
     monkeypatch.setattr(oplog, "_main_log", log_file)
+    # A restore's own log in a backup of the store: listed first, its problems on top.
+    restore_log = tmp_path / "pc07" / "logs" / "restore-20261127-101500-sda.log"
+    restore_log.parent.mkdir(parents=True)
+    restore_log.write_text("2026-11-27 10:15:00 oscar.restore: restoring 'pc07'\n"
+                           + "x" * 150 + " long line end\n"
+                           "2026-11-27 10:16:00 ERROR oscar.restore: restore failed: disk gone\n")
+    os.utime(log_file, (0, 0))
     app = menu_app(tmp_path)
     app.press("o", "enter", "j", "enter")
     text = app.screen_text()
-    assert "OSCAR — Outils > Journaux" in text and "line 999" in text and "line 500" not in text
+    assert "OSCAR — Outils > Journaux" in text, text
+    rows = [line for line in text.splitlines() if line.startswith((">", "  "))]
+    assert "restore-20261127" in rows[0] and "oscar.log" in text
+    app.press("enter")
+    text = app.screen_text()
+    assert "Avertissements et erreurs" in text and "restore failed: disk gone" in text
+    assert "long line end" in " ".join(text.split())  # wrapped, not cut at 80 columns
+    app.press("esc", "end", "enter")  # OSCAR's own log: its end
+    text = app.screen_text()
+    assert "line 999" in text and "line 500" not in text
 
 
 def test_reboot_and_poweroff_ask_then_run_the_configured_command(tmp_path: Path,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import urwid
 
 from oscar.backups import oscarpart
-from oscar.core import run
+from oscar.core import oplog, run
 from oscar.core.errors import OscarError
 from oscar.core.i18n import _
 from oscar.engine import xsession
@@ -105,8 +107,38 @@ def show_help(ctx: Context, item: menus.Item) -> None:
 
 
 def logs(ctx: Context, item: menus.Item) -> None:
-    """The end of OSCAR's log, wrapped: its warnings and errors first, then every line."""
-    path = log_path()
+    """The logs to read: the newest operations' own logs (a save's, a restore's, a
+    deployment's report, kept in the backups) first, then OSCAR's main log."""
+    files = operation_logs(ctx.store_path) + [Path(log_path())]
+    rows = [widgets.MenuRow(path.name, _log_summary(path), functools.partial(show_log, ctx, path))
+            for path in files]
+    ctx.app.push(Screen(_("Logs"), widgets.menu_screen(
+        _("Which log? (the newest operation first)"), rows, width=38)))
+
+
+def operation_logs(store: Path | None, limit: int = 8) -> list[Path]:
+    """The newest logs of the operations on this store's backups (logs/ of each backup)."""
+    if store is None:
+        return []
+    try:
+        found = [p for p in store.glob(f"*/{oplog.LOGS_DIR}/*") if p.is_file()]
+        found += [p for p in store.glob("*/*.log") if p.is_file()]
+        found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+    return found[:limit]
+
+
+def _log_summary(path: Path) -> str:
+    try:
+        moment = datetime.datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return "?"
+    return f"{moment:%Y-%m-%d %H:%M}  {path.parent.name}"
+
+
+def show_log(ctx: Context, path: Path) -> None:
+    """One log, wrapped: its warnings and errors first, then every line."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
             lines = [line.rstrip("\n") for line in deque(fh, maxlen=LOG_LINES)]
@@ -115,14 +147,15 @@ def logs(ctx: Context, item: menus.Item) -> None:
     if not lines:
         ctx.app.message(_("Logs"), _("No log yet ({path}).").format(path=path))
         return
-    problems = [line for line in lines if any(f" {level} " in line for level in PROBLEMS)]
+    problems = [line for line in lines
+                if any(f" {level} " in line for level in PROBLEMS) or " failed" in line]
     texts: list[str] = []
     if problems:
         texts += [_("Warnings and errors (the newest last):"), *problems[-20:], ""]
     texts += [_("The last {n} lines of {path}:").format(n=len(lines), path=path), *lines]
     body = widgets.MenuList([_LogLine(text) for text in texts])
     body.set_focus(len(texts) - 1 if not problems else 0)
-    ctx.app.push(Screen(_("Logs"), body, help_text=_(
+    ctx.app.push(Screen(path.name, body, help_text=_(
         "OSCAR's log: every command run, with its warnings and errors. Each backup also keeps "
         "the log of its save and of every restore in its logs folder."),
         keys=_("Arrows, PgUp, PgDn: scroll  Esc: back")))
