@@ -289,7 +289,8 @@ def read_only(root: Path) -> StoreReadOnly:
 def store_error(exc: OSError, root: Path) -> OscarError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StoreFull(_("The backup disk is full ({root}).").format(root=root),
-                         _("Free space (delete an old backup) or use a bigger disk. "
+                         _("Delete an old backup ('oscar delete', or Tools → Delete a backup in the menu) or "
+                           "use a bigger disk. "
                            "The older backups are intact."))
     if exc.errno == errno.EROFS:
         return read_only(root)

@@ -410,7 +410,8 @@ class Saver:
         except CommandFailed as exc:
             if self._store_nearly_full() or "No space left" in exc.stderr_tail:
                 raise StoreFull(_("The backup disk is full ({root}).").format(root=self.store.root),
-                                _("Free space (delete an old backup) or use a bigger disk. "
+                                _("Delete an old backup ('oscar delete', or Tools → Delete a backup in the "
+                                  "menu) or use a bigger disk. "
                                   "The older backups are intact.")) from exc
             raise
         self.progress.finish()
