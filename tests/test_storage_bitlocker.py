@@ -299,6 +299,13 @@ def test_restaure_from_the_menu_brings_the_decrypted_backup_back(
                 stdin=keys["PW"] + "\n").returncode == 0
     os.utime(lab.store / "bl-zz-restaure")
     marker = tmp_path / "rebooted"
+    # The PC's boot menu names its OSCAR partition on the kernel line (the client restored
+    # with --with-table has one too: never guessed).
+    store_device = sh("findmnt", "-n", "-o", "SOURCE", str(lab.store)).stdout.strip()
+    oscar_uuid = sh("blkid", "-o", "value", "-s", "UUID", store_device).stdout.strip()
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_text(f"boot=live live-media=/dev/disk/by-uuid/{oscar_uuid} oscar=restaure\n")
+    monkeypatch.setenv("OSCAR_CMDLINE", str(cmdline))
     app = App(config.Config(reboot_command=["touch", str(marker)], restaure_countdown=1),
               headless=True)
     flow = build(app, restaure=True, store=None)

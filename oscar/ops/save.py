@@ -183,9 +183,12 @@ def estimated_bytes(entries: list[PartEntry], opts: SaveOptions) -> tuple[int, i
         if entry.role != "data":
             continue
         data = entry.size if entry.method == "raw" else (entry.used or entry.size)
-        squeezable = opts.compress != "none" and entry.bitlocker != "encrypted"
-        expected += int(data * (EXPECTED_RATIO if squeezable else 1.0))
-        least += int(data * (ROOM_AT_LEAST if squeezable else 1.0))
+        compressed = opts.compress != "none"
+        # An encrypted copy hardly compresses where data is, but BitLocker leaves the unused
+        # space as it was (often zeros): only the expectation counts it whole, never the refusal.
+        expected += int(data * (EXPECTED_RATIO if compressed and entry.bitlocker != "encrypted"
+                                else 1.0))
+        least += int(data * (ROOM_AT_LEAST if compressed else 1.0))
     return expected, least
 
 
