@@ -476,7 +476,7 @@ def test_end_to_end_in_tmux_shell_and_back(lab: LabDisks, tmp_path: Path) -> Non
                 {**tui_env(tmp_path), "SHELL": "/bin/sh", "PS1": "oscar-shell$ "})
     try:
         tmux.wait_for("Sauvegarde", timeout=20)
-        tmux.keys("o", "Enter", "s", "s", "Enter")  # Outils > (Supprimer…,) Shell
+        tmux.keys("o", "Enter", "s", "Enter")  # Outils > Shell
         tmux.wait_for("Tapez exit pour revenir au menu OSCAR.")
         tmux.type("echo hello-$((6*7))\n")
         tmux.wait_for("hello-42")

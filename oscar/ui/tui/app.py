@@ -185,8 +185,9 @@ class App:
             titles = titles[1:]
             titles[0] = "… > " + titles[0] if not titles[0].startswith("…") else titles[0]
         path = " > ".join(titles)
-        first = " OSCAR" + (f" — {self.place}" if self.place else "") + (
-            f"  ({self.status})" if self.status else "")
+        # How the PC started first: a long PC name is what gets cut at 80 columns.
+        first = " OSCAR" + (f"  ({self.status})" if self.status else "") + (
+            f" — {self.place}" if self.place else "")
         self.header.set_text((f" OSCAR — {path}" if path else first)[:SIZE[0]])
         hints = screen.keys or _("Arrows: move  Enter: choose  Esc: back  F1: help")
         self.footer.set_text(" " + hints)
