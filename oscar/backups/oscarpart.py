@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from oscar.backups.store import Entry, Store
-from oscar.core import run, settings
+from oscar.core import platform, run
 from oscar.core.errors import UsageError
 from oscar.core.i18n import _
 from oscar.disks.devices import Disk, Partition, is_oscar_filesystem
@@ -43,7 +43,7 @@ def find(disks: list[Disk], cmdline: str | None = None) -> tuple[Disk, Partition
     PC with several (two disks, each with an OSCAR partition) started from elsewhere has
     none: the caller asks, or says so."""
     found = candidates(disks)
-    uuid = started_from(kernel_cmdline() if cmdline is None else cmdline)
+    uuid = started_from(platform.kernel_cmdline() if cmdline is None else cmdline)
     for disk, part in found:
         if uuid is not None and part.uuid == uuid:
             return disk, part
@@ -51,13 +51,6 @@ def find(disks: list[Disk], cmdline: str | None = None) -> tuple[Disk, Partition
         if any(point in LIVE_MEDIUM_MOUNTS for point in part.mountpoints):
             return disk, part
     return found[0] if len(found) == 1 else None
-
-
-def kernel_cmdline() -> str:
-    try:
-        return settings.CMDLINE.path().read_text()
-    except OSError:
-        return ""
 
 
 def mount_point(part: Partition) -> Path:

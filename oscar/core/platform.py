@@ -27,3 +27,11 @@ def boot_mode() -> BootMode:
     except OSError:
         return BootMode.UEFI
     return BootMode.SECURE if len(value) >= 5 and value[4] == 1 else BootMode.UEFI
+
+
+def kernel_cmdline() -> str:
+    """The kernel's command line (OSCAR_CMDLINE in tests): what the boot menu passed."""
+    try:
+        return settings.CMDLINE.path().read_text()
+    except OSError:
+        return ""

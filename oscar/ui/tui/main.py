@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import urwid
 
 from oscar.backups import oscarpart
 from oscar.core import config as configuration
-from oscar.core import platform, safetext, settings
+from oscar.core import platform, safetext
 from oscar.core.i18n import _
 from oscar.disks import probe
 from oscar.engine import computername, consolefont
@@ -35,13 +34,6 @@ def pinned_backup(cmdline: str) -> str | None:
         if word.startswith("oscar.backup="):
             return word.split("=", 1)[1] or None
     return None
-
-
-def kernel_cmdline() -> str:
-    try:
-        return settings.CMDLINE.path().read_text()
-    except OSError:
-        return ""
 
 
 def build(app: App, *, restaure: bool, store: str | None, backup: str | None = None) -> object:
@@ -91,11 +83,8 @@ def ask_password(app: App, config: configuration.Config, then: Callable[[], None
 def own_console() -> str | None:
     """The PC's own screen (a virtual console such as /dev/tty1), or None (a serial line, a
     terminal emulator, tmux)."""
-    try:
-        tty = os.ttyname(0)
-    except OSError:
-        return None
-    return tty if re.fullmatch(r"/dev/tty[0-9]+", tty) else None
+    tty = mirror.current_tty()
+    return tty if tty is not None and re.fullmatch(r"/dev/tty[0-9]+", tty) else None
 
 
 def place_text(store: str | None) -> str:
@@ -127,7 +116,7 @@ def boot_mode_text(mode: platform.BootMode) -> str:
 
 def main(*, restaure: bool = False, store: str | None = None) -> int:
     config = configuration.load()
-    cmdline = kernel_cmdline()
+    cmdline = platform.kernel_cmdline()
     restaure = restaure or restaure_requested(cmdline)
     if restaure and mirror.on_serial_line():
         return mirror.run()  # restaure runs on the PC's own screen; this line shows a copy

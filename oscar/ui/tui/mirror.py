@@ -32,12 +32,17 @@ def is_serial_line(tty: str, screen_exists: bool) -> bool:
     return screen_exists and SERIAL_TTY.match(tty) is not None
 
 
-def on_serial_line() -> bool:
+def current_tty() -> str | None:
+    """The terminal the menu runs on (None: not a terminal)."""
     try:
-        tty = os.ttyname(0)
+        return os.ttyname(0)
     except OSError:
-        return False
-    return is_serial_line(tty, Path("/dev/tty1").exists())
+        return None
+
+
+def on_serial_line() -> bool:
+    tty = current_tty()
+    return tty is not None and is_serial_line(tty, Path("/dev/tty1").exists())
 
 
 def mirrored_text(source: Path) -> str:
